@@ -1,0 +1,74 @@
+"""What the loaded data covers: counts of models, scores, benchmarks, sources."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from .io import DensityData
+
+#: the five benchmarks of the densing-law paper
+PAPER5 = ("MMLU", "BBH", "MATH", "HumanEval", "MBPP")
+
+
+def coverage_summary(data: DensityData) -> dict:
+    """Counts describing ``data`` (plain Python values, JSON-ready).
+
+    Keys: n_models; n_open_base_models_scored (open base models with a release
+    date, params and at least one score); n_with_3_of_paper5 (models, of any
+    kind, scored on at least 3 of :data:`PAPER5`); n_scores; n_benchmarks (rows
+    of benchmarks.csv); scores_per_benchmark (benchmark -> number of score
+    rows, every benchmark listed, most scored first); n_sources and n_harnesses
+    (distinct ``source`` / ``harness`` values in scores.csv); date_range
+    ([first, last] ISO release date of the models with scores, or None);
+    targets (sorted target names); reference_sets (set -> its models).
+    """
+    m, s = data.models, data.scores
+    scored = m[m["name"].isin(set(s["model"]))]
+    open_base = scored[
+        (scored["open_or_closed"] == "open") & (scored["base_or_instruct"] == "base")
+        & scored["release_date"].notna() & scored["params"].notna()
+    ]
+    paper = s[s["benchmark"].isin(PAPER5)].groupby("model")["benchmark"].nunique()
+    counts = s["benchmark"].value_counts()
+    names = dict.fromkeys([*data.benchmarks["name"], *counts.index])  # listed ones, then any others
+    per_bench = sorted(((str(b), int(counts.get(b, 0))) for b in names), key=lambda kv: (-kv[1], kv[0]))
+    dates = scored["release_date"].dropna()
+    refs = data.references
+    return {
+        "n_models": len(m),
+        "n_open_base_models_scored": len(open_base),
+        "n_with_3_of_paper5": int((paper >= 3).sum()),
+        "n_scores": len(s),
+        "n_benchmarks": len(data.benchmarks),
+        "scores_per_benchmark": dict(per_bench),
+        "n_sources": int(s["source"].nunique()),
+        "n_harnesses": int(s["harness"].nunique()),
+        "date_range": None if dates.empty else [_iso(dates.min()), _iso(dates.max())],
+        "targets": sorted(str(t) for t in data.targets["target"].unique()),
+        "reference_sets": {str(k): [str(x) for x in refs.loc[refs["set"] == k, "model"]]
+                           for k in dict.fromkeys(refs["set"])},
+    }
+
+
+def _iso(t) -> str:
+    return pd.Timestamp(t).date().isoformat()
+
+
+def format_coverage(summary: dict) -> str:
+    """A readable text block for :func:`coverage_summary`'s result."""
+    d = summary["date_range"]
+    width = max((len(b) for b in summary["scores_per_benchmark"]), default=0)
+    lines = [
+        f"models:            {summary['n_models']}",
+        f"  open base, dated, sized, scored: {summary['n_open_base_models_scored']}",
+        f"  scored on >= 3 of {', '.join(PAPER5)}: {summary['n_with_3_of_paper5']}",
+        f"  release dates of scored models: {f'{d[0]} to {d[1]}' if d else 'none'}",
+        f"scores:            {summary['n_scores']} "
+        f"(from {summary['n_sources']} sources, {summary['n_harnesses']} harnesses)",
+        f"benchmarks:        {summary['n_benchmarks']}",
+        *(f"  {b:<{width}}  {n:>6}" for b, n in summary["scores_per_benchmark"].items()),
+        f"targets:           {', '.join(summary['targets']) or 'none'}",
+        "reference sets:" + ("" if summary["reference_sets"] else "    none"),
+        *(f"  {k}: {', '.join(v)}" for k, v in summary["reference_sets"].items()),
+    ]
+    return "\n".join(lines)

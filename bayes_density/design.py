@@ -1,0 +1,209 @@
+"""From tidy tables to the arrays the model needs (the "design" of one fit).
+
+:func:`prepare` applies a spec's data selection to a :class:`DensityData` and
+returns :class:`ModelInputs`: index arrays and numbers only, so that the model
+builder and the simulator share one representation. Times are in years from
+``t0``; sizes are natural logs of counts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .spec import ModelSpec
+
+DAYS_PER_YEAR = 365.25
+
+
+class SelectionError(ValueError):
+    """The spec selects data the model cannot use (no models, no reference scores, ...)."""
+
+
+@dataclass
+class ModelInputs:
+    """Everything the joint model conditions on, as numpy arrays.
+
+    Units (index u) are the fitted models first (latent density), then the
+    reference models (density fixed by their N, D), then the targets (latent
+    effective size, no trend). Observations are (unit, benchmark, k, n).
+    """
+
+    models: list[str]
+    references: list[str]
+    targets: list[str]
+    benchmarks: list[str]
+    log_params: np.ndarray  # per fitted model, log parameter count
+    t: np.ndarray  # per fitted model, years since t0
+    ref_log_params: np.ndarray
+    ref_log_tokens: np.ndarray
+    ref_t: np.ndarray
+    chance: np.ndarray  # per benchmark
+    n_items: np.ndarray  # per benchmark
+    obs_unit: np.ndarray
+    obs_bench: np.ndarray
+    obs_k: np.ndarray
+    obs_n: np.ndarray
+    t0: pd.Timestamp
+    log_d0: float
+    loss_log_params: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    loss_log_tokens: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    loss: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    obs_harness: list[str] = field(default_factory=list)
+    obs_source: list[str] = field(default_factory=list)
+    release_dates: dict[str, pd.Timestamp] = field(default_factory=dict)
+
+    @property
+    def units(self) -> list[str]:
+        return self.models + self.references + self.targets
+
+    @property
+    def n_models(self) -> int:
+        return len(self.models)
+
+    @property
+    def n_obs(self) -> int:
+        return len(self.obs_k)
+
+    def x_centre(self) -> float:
+        """Centre of the log-size axis: mean log params of fitted and reference models."""
+        return float(np.mean(np.concatenate([self.log_params, self.ref_log_params])))
+
+    def years(self, dates) -> np.ndarray:
+        """Convert dates to years since t0."""
+        d = pd.to_datetime(pd.Series(np.atleast_1d(dates)))
+        return ((d - self.t0).dt.days / DAYS_PER_YEAR).to_numpy(float)
+
+    def date(self, years) -> pd.DatetimeIndex:
+        """Convert years since t0 back to calendar dates."""
+        days = np.round(np.asarray(years, float) * DAYS_PER_YEAR)
+        return self.t0 + pd.to_timedelta(days, unit="D")
+
+
+def _size_column(spec: ModelSpec) -> str:
+    return "active_params" if spec.size == "active" else "params"
+
+
+def select_models(data, spec: ModelSpec) -> pd.DataFrame:
+    """The models a spec uses (before counting scores): filters and dates applied."""
+    m = data.models.copy()
+    if spec.base_only:
+        m = m[m["base_or_instruct"] == "base"]
+    if spec.open_only:
+        m = m[m["open_or_closed"] == "open"]
+    if spec.since is not None:
+        m = m[m["release_date"] >= pd.Timestamp(spec.since)]
+    if spec.until is not None:
+        m = m[m["release_date"] <= pd.Timestamp(spec.until)]
+    size = _size_column(spec)
+    sizes = m[size].where(m[size].notna(), m["params"])
+    m = m.assign(size=sizes)
+    return m[m["size"].notna() & m["release_date"].notna()]
+
+
+def prepare(data, spec: ModelSpec) -> ModelInputs:
+    """Select the data a spec asks for and index it for the model."""
+    bench = data.benchmarks.set_index("name")
+    unknown = [b for b in spec.benchmarks if b not in bench.index]
+    if unknown:
+        raise SelectionError(
+            f"{spec.source}: [data] benchmarks {unknown} are not in benchmarks.csv; "
+            f"available: {', '.join(bench.index)}"
+        )
+    benchmarks = list(spec.benchmarks)
+    scores = data.scores[data.scores["benchmark"].isin(benchmarks)]
+
+    refs = data.reference_models(spec.reference)
+    ref_names = list(refs["model"])
+    ref_rows = data.models.set_index("name").loc[ref_names]
+    ref_scores = scores[scores["model"].isin(ref_names)]
+    if ref_scores.empty:
+        raise SelectionError(
+            f"reference set {spec.reference!r} has no scores on the selected benchmarks {benchmarks}: "
+            "it cannot pin the density scale"
+        )
+
+    cand = select_models(data, spec)
+    cand = cand[~cand["name"].isin(ref_names)]
+    counts = scores[scores["model"].isin(cand["name"])].groupby("model").size()
+    keep = counts[counts >= spec.min_scores].index
+    cand = cand[cand["name"].isin(keep)].sort_values(["release_date", "name"])
+    if len(cand) < 3:
+        raise SelectionError(
+            f"spec {spec.name!r} selects {len(cand)} models with >= {spec.min_scores} scores on {benchmarks}"
+            + (f" released on or before {spec.until}" if spec.until else "")
+            + ": need at least 3 to fit a trend"
+        )
+    models = list(cand["name"])
+
+    targets: list[str] = []
+    target_scores = pd.DataFrame(columns=["target", "benchmark", "score"])
+    if spec.targets:
+        t_all = data.targets
+        known = sorted(t_all["target"].unique())
+        for name in spec.targets:
+            if name not in known:
+                raise SelectionError(f"unknown target {name!r}; available targets: {', '.join(known)}")
+            rows = t_all[(t_all["target"] == name) & t_all["benchmark"].isin(benchmarks)]
+            if rows.empty:
+                # the target stays out of this fit; projections explain why
+                continue
+            targets.append(name)
+        target_scores = t_all[t_all["target"].isin(targets) & t_all["benchmark"].isin(benchmarks)]
+
+    units = models + ref_names + targets
+    uidx = {u: i for i, u in enumerate(units)}
+    bidx = {b: i for i, b in enumerate(benchmarks)}
+    n_items = bench.loc[benchmarks, "n_items"].to_numpy(float)
+
+    obs = pd.concat(
+        [
+            scores[scores["model"].isin(models + ref_names)].rename(columns={"model": "unit"}),
+            target_scores.rename(columns={"target": "unit"}).assign(harness="reported"),
+        ],
+        ignore_index=True,
+    )
+    obs_bench = obs["benchmark"].map(bidx).to_numpy(int)
+    obs_n = n_items[obs_bench]
+    obs_k = np.clip(np.round(obs["score"].to_numpy(float) * obs_n), 0, obs_n)
+
+    all_dates = pd.concat([cand["release_date"], ref_rows["release_date"]])
+    mean_date = all_dates.min() + (all_dates - all_dates.min()).mean()
+    t0 = pd.Timestamp(year=mean_date.year, month=mean_date.month, day=1)
+
+    def years(d):
+        return ((pd.to_datetime(d) - t0).dt.days / DAYS_PER_YEAR).to_numpy(float)
+
+    inputs = ModelInputs(
+        models=models,
+        references=ref_names,
+        targets=targets,
+        benchmarks=benchmarks,
+        log_params=np.log(cand["size"].to_numpy(float)),
+        t=years(cand["release_date"]),
+        ref_log_params=np.log(ref_rows["params"].to_numpy(float)),
+        ref_log_tokens=np.log(ref_rows["tokens"].to_numpy(float)),
+        ref_t=years(ref_rows["release_date"]),
+        chance=bench.loc[benchmarks, "chance"].to_numpy(float),
+        n_items=n_items,
+        obs_unit=obs["unit"].map(uidx).to_numpy(int),
+        obs_bench=obs_bench,
+        obs_k=obs_k.astype(np.int64),
+        obs_n=obs_n.astype(np.int64),
+        t0=t0,
+        log_d0=float(np.log(spec.d0)),
+        obs_harness=list(obs.get("harness", pd.Series([""] * len(obs))).fillna("").astype(str)),
+        obs_source=list(obs.get("source", pd.Series([""] * len(obs))).fillna("").astype(str)),
+        release_dates={**dict(zip(cand["name"], cand["release_date"])),
+                       **dict(zip(ref_names, ref_rows["release_date"]))},
+    )
+    if spec.loss_mode == "joint":
+        losses = data.losses.sort_values("loss")
+        if spec.drop_highest_losses > 0:
+            losses = losses.iloc[: len(losses) - spec.drop_highest_losses]
+        inputs.loss_log_params = np.log(losses["params"].to_numpy(float))
+        inputs.loss_log_tokens = np.log(losses["tokens"].to_numpy(float))
+        inputs.loss = losses["loss"].to_numpy(float)
+    return inputs

@@ -1,0 +1,216 @@
+"""The joint model: loss law, benchmark link, effective sizes and density trend.
+
+All equations are here. Indices: fitted model i, reference model j, target
+q, benchmark b, score observation o, loss point l. Sizes x are natural logs of
+parameter counts, d of token counts; times t are years since ``inputs.t0``;
+losses are nats/token.
+
+Reference loss law (Hoffmann et al. form, centred at Nref, Dref)::
+
+    R(x, d) = sN exp(-alpha (x - log Nref)) + sD exp(-beta (d - log Dref))
+    L(x, d) = E + R(x, d)
+    log loss_l ~ StudentT(4, log L(log N_l, log D_l), loss_sigma)        [loss mode "joint"]
+
+Effective size. Model i's effective size Neff_i is the size whose loss at D0
+tokens equals model i's loss; x_i = log Neff_i and its log density is
+r_i = x_i - log N_i::
+
+    fitted models   x_i = log N_i + r_i, r_i latent (trend prior below)
+    references      x_j solves R(x_j, log D0) = R(log N_j, log D_j); r_j = 0 when D_j = D0
+    targets         x_q latent with a broad prior; no size, no trend
+
+Link. Scores depend on loss; the sigmoid link is linear in loss. Written on
+the loss axis measured in nats of log size at the anchor x_a (the reference
+models' mean log size)::
+
+    zeta(x) = (1 - exp(-alpha (x - x_a))) / alpha
+            = (R(x_a, D0) - R(x, D0)) / (dR/dx at x_a)             (E, sN, sD0 cancel)
+    p_ub    = g_b + (h_b - g_b) sigmoid(kappa_b (zeta_u - mu_b))
+    k_o     ~ BetaBinomial(n_b, p phi_b, (1 - p) phi_b)
+
+zeta ~ x - x_a near the anchor and bends as the loss law flattens. kappa_b is
+benchmark b's slope per nat of log size at the anchor and mu_b its midpoint in
+nats from the anchor: the reference models pin both whatever alpha is, so the
+link does not trade off against alpha (it did on the raw loss axis). Priors:
+mu_b and log kappa_b hierarchical (shared mean; centred, as each benchmark's
+scores pin its own value), ceilings h_b hierarchical (non-centred: the data say
+little), log phi_b independent; g_b is the chance floor.
+
+Trend (f: :mod:`bayes_density.trend`)::
+
+    frontier   r_i = f(t_i) + v_i - u_i,  v ~ N(0, sv), u ~ HalfNormal(su)
+               => r_i ~ SkewNormal(f(t_i), sqrt(sv^2 + su^2), -su/sv)
+    mean       r_i ~ Normal(f(t_i), sigma)
+
+Reference models anchor the scale and stay out of the trend: their density is
+fixed by definition, not drawn from the trend process.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pymc as pm
+import pytensor.tensor as pt
+from pymc.distributions.dist_math import normal_lcdf
+
+from .design import ModelInputs
+from .priors import prior
+from .spec import ModelSpec
+from .trend import trend_value
+
+LOG_NREF = math.log(1e9)  # loss-law centre for N (params): near the loss data's geometric mean
+LOG_DREF = math.log(2e10)  # loss-law centre for D (tokens)
+LOG2 = math.log(2.0)
+
+
+def reducible_loss(x, d, sN, sD, alpha, beta):
+    """R(x, d): reducible loss (nats) at log size x and log tokens d."""
+    return sN * pt.exp(-alpha * (x - LOG_NREF)) + sD * pt.exp(-beta * (d - LOG_DREF))
+
+
+def zeta(x, alpha, x_a, xp=pt):
+    """Loss axis in nats of log size at the anchor x_a: (1 - exp(-alpha (x - x_a))) / alpha."""
+    return -xp.expm1(-alpha * (x - x_a)) / alpha
+
+
+def reference_log_neff(log_n, log_d, log_d0, sN, sD, alpha, beta, xp=pt):
+    """x_j with R(x_j, D0) = R(log N_j, log D_j): the reference model's log effective size."""
+    ratio = xp.exp(-alpha * (log_n - LOG_NREF)) + sD / sN * (
+        xp.exp(-beta * (log_d - LOG_DREF)) - xp.exp(-beta * (log_d0 - LOG_DREF))
+    )
+    return LOG_NREF - xp.log(xp.maximum(ratio, 1e-9)) / alpha
+
+
+def latent_logp(value, mu, sigma_v, sigma_u):
+    """Log density of r = mu + v - u, v ~ N(0, sigma_v), u ~ HalfNormal(sigma_u).
+
+    A skew-normal with scale sqrt(sigma_v^2 + sigma_u^2) and shape -sigma_u/sigma_v,
+    written with a stable log normal CDF; sigma_u = 0 gives Normal(mu, sigma_v).
+    """
+    sigma = pt.sqrt(sigma_v**2 + sigma_u**2)
+    e = (value - mu) / sigma
+    return (LOG2 - pt.log(sigma) - 0.5 * e**2 - 0.5 * math.log(2 * math.pi)
+            + normal_lcdf(0.0, 1.0, -(sigma_u / sigma_v) * e))
+
+
+def latent_random(mu, sigma_v, sigma_u, rng=None, size=None):
+    shape = size if size is not None else np.broadcast(mu, sigma_v, sigma_u).shape
+    return mu + sigma_v * rng.standard_normal(shape) - sigma_u * np.abs(rng.standard_normal(shape))
+
+
+def _rv(name: str, spec: ModelSpec, dims=None, prior_name: str | None = None):
+    """A random variable with the prior stated in :mod:`bayes_density.priors`."""
+    family, par = prior(prior_name or name, spec.priors)
+    if family == "normal":
+        return pm.Normal(name, *par, dims=dims)
+    if family == "halfnormal":
+        return pm.HalfNormal(name, *par, dims=dims)
+    if family == "lognormal":
+        return pm.LogNormal(name, *par, dims=dims)
+    if family == "fixed":
+        return pt.as_tensor_variable(par[0])
+    raise ValueError(f"prior family {family!r} for {name!r} is not supported")
+
+
+def _hierarchical(name: str, spec: ModelSpec, centred: bool):
+    """Per-benchmark effect ~ Normal(name_mu, name_tau), centred or not (see module docstring)."""
+    mu = _rv(f"{name}_mu", spec)
+    tau = _rv(f"{name}_tau", spec)
+    if centred:
+        return pm.Normal(name, mu, tau, dims="benchmark")
+    raw = pm.Normal(f"{name}_raw", 0.0, 1.0, dims="benchmark")
+    return pm.Deterministic(name, mu + tau * raw, dims="benchmark")
+
+
+def changepoint_bounds(spec: ModelSpec, inputs: ModelInputs) -> tuple[float, float]:
+    """Prior range of the change point (years since t0): the spec's, or the inner 80% of dates."""
+    if spec.changepoint_range is not None:
+        lo, hi = inputs.years(list(spec.changepoint_range))
+        return float(lo), float(hi)
+    lo, hi = np.quantile(inputs.t, [0.1, 0.9])
+    return float(lo), float(hi)
+
+
+def trend_params(spec: ModelSpec, inputs: ModelInputs) -> dict:
+    """Trend parameters as model variables, keyed as :func:`trend_value` expects."""
+    p = {"intercept": _rv("intercept", spec), "slope": _rv("slope", spec)}
+    if spec.trend in ("break", "changepoint"):
+        p["slope_change"] = _rv("slope_change", spec)
+        p["slope_after"] = pm.Deterministic("slope_after", p["slope"] + p["slope_change"])
+        if spec.jump:
+            p["jump"] = _rv("jump", spec)
+    if spec.trend == "break":
+        p["break_t"] = pt.as_tensor_variable(float(inputs.years([spec.break_date])[0]))
+    if spec.trend == "changepoint":
+        lo, hi = changepoint_bounds(spec, inputs)
+        p["changepoint"] = pm.Uniform("changepoint", lo, hi)
+        p["switch_width"] = _rv("switch_width", spec)
+    return p
+
+
+def anchor(inputs: ModelInputs) -> float:
+    """x_a: the reference models' mean log size, where zeta = 0."""
+    return float(np.mean(inputs.ref_log_params))
+
+
+def build_model(inputs: ModelInputs, spec: ModelSpec) -> pm.Model:
+    """The PyMC model for one analysis (the module docstring gives the equations)."""
+    coords = {
+        "model": inputs.models,
+        "reference": inputs.references,
+        "target": inputs.targets,
+        "benchmark": inputs.benchmarks,
+        "obs": np.arange(inputs.n_obs),
+        "loss_point": np.arange(len(inputs.loss)),
+    }
+    x_a = anchor(inputs)
+    with pm.Model(coords=coords) as model:
+        # ---- reference loss law ----
+        alpha = pm.Deterministic("alpha", pt.exp(_rv("log_alpha", spec)))
+        beta = pm.Deterministic("beta", pt.exp(_rv("log_beta", spec)))
+        sN = pm.Deterministic("sN", pt.exp(_rv("log_sN", spec)))
+        sD = pm.Deterministic("sD", pt.exp(_rv("log_sD", spec)))
+        if len(inputs.loss):
+            E = pm.Deterministic("E", pt.exp(_rv("log_E", spec)))
+            pred = E + reducible_loss(inputs.loss_log_params, inputs.loss_log_tokens, sN, sD, alpha, beta)
+            pm.StudentT("log_loss", nu=_rv("loss_nu", spec), mu=pt.log(pred), sigma=_rv("loss_sigma", spec),
+                        observed=np.log(inputs.loss), dims="loss_point")
+
+        # ---- trend and latent log densities ----
+        tp = trend_params(spec, inputs)
+        f_model = trend_value(pt.as_tensor_variable(inputs.t), spec.trend, tp, xp=pt)
+        if spec.frontier:
+            sigma_v, sigma_u = _rv("frontier_sigma_v", spec), _rv("frontier_sigma_u", spec)
+        else:
+            sigma_v, sigma_u = _rv("trend_sigma", spec), pt.as_tensor_variable(0.0)
+        r = pm.CustomDist("log_density", f_model, sigma_v, sigma_u,
+                          logp=latent_logp, random=latent_random, dims="model")
+        x_model = pm.Deterministic("log_neff", inputs.log_params + r, dims="model")
+
+        # reference models: effective size fixed by their (N, D)
+        x_ref = reference_log_neff(inputs.ref_log_params, inputs.ref_log_tokens, inputs.log_d0,
+                                   sN, sD, alpha, beta)
+        pm.Deterministic("ref_log_density", x_ref - inputs.ref_log_params, dims="reference")
+
+        parts = [x_model, x_ref]
+        if inputs.targets:
+            parts.append(_rv("target_log_neff", spec, dims="target"))
+        zeta_u = zeta(pt.concatenate(parts), alpha, x_a)
+
+        # ---- benchmark link ----
+        mu = _hierarchical("link_mu", spec, centred=True)
+        kappa = pm.Deterministic("link_kappa", pt.exp(_hierarchical("link_log_kappa", spec, centred=True)),
+                                 dims="benchmark")
+        eta = _hierarchical("link_ceiling_logit", spec, centred=False)
+        g = pt.as_tensor_variable(inputs.chance)
+        h = pm.Deterministic("ceiling", g + (1.0 - g) * pm.math.sigmoid(eta), dims="benchmark")
+        phi = pm.Deterministic("phi", pt.exp(_rv("log_phi", spec, dims="benchmark")), dims="benchmark")
+
+        u, b = inputs.obs_unit, inputs.obs_bench
+        p = g[b] + (h[b] - g[b]) * pm.math.sigmoid(kappa[b] * (zeta_u[u] - mu[b]))
+        p = pt.clip(p, 1e-6, 1 - 1e-6)
+        pm.BetaBinomial("k", n=inputs.obs_n, alpha=p * phi[b], beta=(1 - p) * phi[b],
+                        observed=inputs.obs_k, dims="obs")
+    return model

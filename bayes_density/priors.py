@@ -1,0 +1,99 @@
+"""Every prior of the joint model, stated once, with the reason for it.
+
+Each entry is ``(distribution, parameters)``. Units are given in the comment.
+A model spec (``models/*.toml``, table ``[priors]``) may override any entry by
+name with the same distribution family, e.g. ``slope = [0.0, 5.0]``. The
+equations that use these names are in :mod:`bayes_density.model`.
+"""
+
+from __future__ import annotations
+
+import math
+from types import MappingProxyType
+
+PRIORS = MappingProxyType(
+    {
+        # ---- reference loss law  L = E + sN (N/Nref)^-alpha + sD (D/Dref)^-beta ----
+        # E: irreducible loss (nats/token). Besiroglu et al. (2024) report 1.82 on the
+        # Chinchilla points; a wide normal on log E keeps it positive and lets the
+        # shipped loss points decide.
+        "log_E": ("normal", (math.log(1.8), 0.5)),
+        # alpha, beta: power-law exponents. Published fits lie in 0.25-0.4; a
+        # lognormal centred at 0.35 with sd 0.5 (0.13-0.94 at 95%) rules out only
+        # exponents nobody has measured.
+        "log_alpha": ("normal", (math.log(0.35), 0.5)),
+        "log_beta": ("normal", (math.log(0.35), 0.5)),
+        # sN, sD: reducible loss (nats) at the loss data's geometric-mean N and D.
+        # Centring there decorrelates the scale from the exponent (a and alpha
+        # trade off strongly in the raw (A, alpha) form). Order 0.1-1 nat.
+        "log_sN": ("normal", (math.log(0.3), 1.0)),
+        "log_sD": ("normal", (math.log(0.3), 1.0)),
+        # Residual sd of log-loss (Student-t, robust like the Huber loss of
+        # Besiroglu et al.). Losses are digitised to ~0.01-0.02 nats, i.e. ~0.5-1%.
+        "loss_sigma": ("halfnormal", (0.05,)),
+        "loss_nu": ("fixed", (4.0,)),
+        # ---- benchmark link  p = g + (h - g) sigmoid(kappa_b (zeta - mu_b)) ----
+        # zeta: loss axis in nats of log size at the anchor (the reference models'
+        # mean size, ~25B for Llama-1/2). mu_b: benchmark b's midpoint in nats from
+        # the anchor; shared mean N(1, 2) covers benchmarks half-solved by 3B to 200B
+        # models, and the spread between benchmarks is of the same order.
+        "link_mu_mu": ("normal", (1.0, 2.0)),
+        "link_mu_tau": ("halfnormal", (2.0,)),
+        # kappa_b: logit change per nat (factor e) of effective size. Llama-1 7B -> 65B
+        # moves MMLU by about 2 logits over ~2.2 nats: log kappa ~ N(log 1, 0.75).
+        "link_log_kappa_mu": ("normal", (0.0, 0.75)),
+        "link_log_kappa_tau": ("halfnormal", (0.5,)),
+        # ceiling h_b = g + (1 - g) sigmoid(eta_b): label noise keeps ceilings a little
+        # below 1; sigmoid(3) = 0.95, N(3, 1) spans 0.88-0.99 at 95% of the hyper-mean.
+        "link_ceiling_logit_mu": ("normal", (3.0, 1.0)),
+        # The spread is fixed, not learned: ceilings are barely identified (few models
+        # near them), and a learned spread over a handful of benchmarks opened a funnel
+        # (divergences at large spread in simulation); a fixed 0.5 still pools the
+        # ceilings towards a shared, learned mean.
+        "link_ceiling_logit_tau": ("fixed", (0.5,)),
+        # phi_b: beta-binomial precision (prompt, shot and harness spread between
+        # sources). Harness differences of 2-4 points at p = 0.5 mean phi ~ 150-600.
+        # Independent per benchmark: each has hundreds of scores to pin its own.
+        "log_phi": ("normal", (math.log(300.0), 1.0)),
+        # ---- density trend  log rho_i ~ f(t_i) + v_i - u_i ----
+        # slope A (per year, natural log). The paper's 0.0073/day is 2.7/yr; N(0, 3)
+        # allows no growth, shrinkage, or doubling every ~1 month, symmetric about 0.
+        "slope": ("normal", (0.0, 3.0)),
+        # intercept: log density at the centre date (t = 0) relative to the reference.
+        "intercept": ("normal", (0.0, 2.0)),
+        # Mean form: sd of log density around the trend (nats); a factor e^1 spread
+        # between models of one date is typical.
+        "trend_sigma": ("halfnormal", (1.5,)),
+        # Frontier form: symmetric noise sd_v and one-sided inefficiency sd_u (nats).
+        # Frontier models of one date differ by ~10-50% for reasons the trend does not
+        # carry, so sd_v is lognormal around 0.25 (0.09-0.67 at 95%): kept off 0, where
+        # the skew-normal turns into a half-normal with a hard edge NUTS cannot cross.
+        "frontier_sigma_v": ("lognormal", (math.log(0.25), 0.5)),
+        "frontier_sigma_u": ("halfnormal", (1.5,)),
+        # ---- trend breaks ----
+        # change in slope at the break (per year): same scale as the slope itself.
+        "slope_change": ("normal", (0.0, 3.0)),
+        # optional jump in log density at the break (nats).
+        "jump": ("normal", (0.0, 1.0)),
+        # change-point switch width (years): smooth enough for NUTS, sharp
+        # compared with the 4-6 year data range.
+        "switch_width": ("fixed", (0.05,)),
+        # ---- targets (closed models with no parameter count) ----
+        # log effective size (log params at D0): broad, centred at 1e11 params,
+        # 95% between 3e8 and 3e13.
+        "target_log_neff": ("normal", (math.log(1e11), 3.0)),
+    }
+)
+
+
+def prior(name: str, overrides: dict | None = None) -> tuple[str, tuple[float, ...]]:
+    """Return ``(family, params)`` for prior ``name``, with a spec override applied."""
+    family, params = PRIORS[name]
+    if overrides and name in overrides:
+        new = tuple(float(v) for v in overrides[name])
+        if len(new) != len(params):
+            raise ValueError(
+                f"prior override {name!r}: expected {len(params)} numbers for a {family} prior, got {len(new)}"
+            )
+        params = new
+    return family, params

@@ -1,0 +1,170 @@
+"""Data simulated from the joint model itself, for recovery and calibration tests.
+
+Simulation uses the same PyMC graph as fitting (:func:`pymc.do` fixes the
+parameters, :func:`pymc.draw` draws the rest), so the simulator and the model
+cannot drift apart. :func:`synthetic_inputs` makes a design (dates, sizes,
+missing scores, several sources per pair) shaped like the shipped data.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import numpy as np
+import pandas as pd
+import pymc as pm
+
+from .design import ModelInputs
+from .model import build_model
+from .spec import ModelSpec
+
+# A synthetic benchmark panel shaped like the paper's five (chance floor, item
+# count, share of models with a score). These are simulation settings, not data.
+SIM_BENCHMARKS = pd.DataFrame(
+    {
+        "name": ["SimMC", "SimMixed", "SimMath", "SimCodeSmall", "SimCode"],
+        "chance": [0.25, 0.1, 0.0, 0.0, 0.0],
+        "n_items": [14000, 6500, 5000, 164, 500],
+        "coverage": [0.95, 0.6, 0.4, 0.8, 0.4],
+    }
+)
+
+# A reference family shaped like Llama-1 + Llama-2 (sizes, tokens, dates): simulation settings.
+SIM_REFERENCE = pd.DataFrame(
+    {
+        "name": [f"Ref-{i}" for i in range(7)],
+        "params": [7e9, 13e9, 33e9, 65e9, 7e9, 13e9, 70e9],
+        "tokens": [1e12, 1e12, 1.4e12, 1.4e12, 2e12, 2e12, 2e12],
+        "date": ["2023-02-24"] * 4 + ["2023-07-18"] * 3,
+    }
+)
+
+# Parameter values close to published fits (Besiroglu et al. 2024 for the loss law,
+# Xiao et al. 2024 for the slope: 0.0073/day = 2.67/yr), used as simulation truth.
+DEFAULT_TRUTH = {
+    "log_E": math.log(1.82),
+    "log_alpha": math.log(0.35),
+    "log_beta": math.log(0.37),
+    "log_sN": math.log(0.36),
+    "log_sD": math.log(0.35),
+    "loss_sigma": 0.01,
+    "intercept": 0.0,
+    "slope": 2.6,
+    "slope_change": 0.0,
+    "frontier_sigma_v": 0.25,
+    "frontier_sigma_u": 0.8,
+    "trend_sigma": 0.8,
+    "link_mu_mu": 1.5,
+    "link_mu_tau": 1.0,
+    "link_log_kappa_mu": math.log(1.0),
+    "link_log_kappa_tau": 0.3,
+    "link_ceiling_logit_mu": 3.0,
+    "link_ceiling_logit_tau": 0.3,
+}
+
+
+def synthetic_inputs(
+    n_models: int = 60,
+    seed: int = 0,
+    start: str = "2023-01-01",
+    end: str = "2025-06-30",
+    min_size: float = 5e8,
+    max_size: float = 7e10,
+    second_source: float = 0.2,
+    n_loss_points: int = 120,
+) -> ModelInputs:
+    """A design like the shipped data's: dates, log-uniform sizes, missing scores, repeats.
+
+    Observed counts are zeros here; :func:`simulate` fills them.
+    """
+    rng = np.random.default_rng(seed)
+    t0_dates = pd.to_datetime([start, end])
+    days = rng.uniform(0, (t0_dates[1] - t0_dates[0]).days, n_models)
+    dates = (t0_dates[0] + pd.to_timedelta(np.sort(days).round(), unit="D"))
+    log_params = rng.uniform(math.log(min_size), math.log(max_size), n_models)
+    ref_dates = pd.to_datetime(SIM_REFERENCE["date"])
+    all_dates = pd.Series(list(dates) + list(ref_dates))
+    mean = all_dates.min() + (all_dates - all_dates.min()).mean()
+    t0 = pd.Timestamp(year=mean.year, month=mean.month, day=1)
+    n_ref = len(SIM_REFERENCE)
+    units, benches = [], []
+    cover = SIM_BENCHMARKS["coverage"].to_numpy()
+    for u in range(n_models + n_ref):
+        have = rng.random(len(cover)) < (cover if u < n_models else 1.0)
+        if not have.any():
+            have[0] = True
+        for b in np.flatnonzero(have):
+            reps = 2 if rng.random() < second_source else 1
+            units += [u] * reps
+            benches += [b] * reps
+    n_items = SIM_BENCHMARKS["n_items"].to_numpy(float)
+    obs_bench = np.array(benches)
+    # loss points: a grid like the Chinchilla runs (70M-16B params, 5-500 tokens/param)
+    ln = rng.uniform(math.log(7e7), math.log(1.6e10), n_loss_points)
+    ld = ln + rng.uniform(math.log(5), math.log(500), n_loss_points)
+
+    def years(d):
+        return ((pd.to_datetime(pd.Series(d)) - t0).dt.days / 365.25).to_numpy(float)
+
+    return ModelInputs(
+        models=[f"Sim-{i:04d}" for i in range(n_models)],
+        references=list(SIM_REFERENCE["name"]),
+        targets=[],
+        benchmarks=list(SIM_BENCHMARKS["name"]),
+        log_params=log_params,
+        t=years(dates),
+        ref_log_params=np.log(SIM_REFERENCE["params"].to_numpy(float)),
+        ref_log_tokens=np.log(SIM_REFERENCE["tokens"].to_numpy(float)),
+        ref_t=years(ref_dates),
+        chance=SIM_BENCHMARKS["chance"].to_numpy(float),
+        n_items=n_items,
+        obs_unit=np.array(units),
+        obs_bench=obs_bench,
+        obs_k=np.zeros(len(units), dtype=np.int64),
+        obs_n=n_items[obs_bench].astype(np.int64),
+        t0=t0,
+        log_d0=math.log(1e12),
+        loss_log_params=ln,
+        loss_log_tokens=ld,
+        loss=np.full(n_loss_points, 2.5),
+        release_dates=dict(zip([f"Sim-{i:04d}" for i in range(n_models)], dates)),
+    )
+
+
+def simulate(
+    inputs: ModelInputs, spec: ModelSpec, truth: dict | None = None, seed: int = 0
+) -> tuple[ModelInputs, dict]:
+    """Draw a data set from the model with parameters fixed at ``truth``.
+
+    Returns new inputs (observed counts and losses replaced) and the full truth:
+    the fixed parameters plus the drawn latent log densities and derived link
+    parameters. Per-benchmark raw effects are drawn when not given.
+    """
+    rng = np.random.default_rng(seed)
+    truth = {**DEFAULT_TRUTH, **(truth or {})}
+    model = build_model(inputs, spec)
+    nb = len(inputs.benchmarks)
+    fixed = {}
+    for name in model.free_RVs:
+        vname = name.name
+        if vname in truth:
+            fixed[vname] = np.asarray(truth[vname], dtype=float)
+        elif vname.endswith("_raw") and vname not in truth:
+            fixed[vname] = rng.standard_normal(nb)
+    fixed = {k: v for k, v in fixed.items() if k in model.named_vars}
+    free_left = [v.name for v in model.free_RVs if v.name not in fixed]
+    fixed_model = pm.do(model, fixed)
+    want = [v for v in ["log_density", "target_log_neff", "k", "log_loss"] if v in fixed_model.named_vars]
+    derived = ["link_mu", "link_kappa", "ceiling", "phi", "ref_log_density"]
+    if "slope_after" in fixed_model.named_vars:
+        derived.append("slope_after")
+    draws = pm.draw([fixed_model[v] for v in want + derived], random_seed=int(rng.integers(2**31)))
+    out = dict(zip(want + derived, draws))
+    sim = copy.deepcopy(inputs)
+    sim.obs_k = np.asarray(out["k"], dtype=np.int64)
+    if "log_loss" in out:
+        sim.loss = np.exp(out["log_loss"])
+    full_truth = {**{k: np.asarray(v) for k, v in fixed.items()}, **{k: np.asarray(v) for k, v in out.items()}}
+    full_truth["free_not_fixed"] = [n for n in free_left if n not in out]
+    return sim, full_truth

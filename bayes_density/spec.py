@@ -1,0 +1,170 @@
+"""Model specifications: one TOML file per analysis in ``models/``.
+
+A spec says which data to use (benchmarks, reference set, filters), the trend
+form, the loss-law mode, targets, prior overrides and sampler settings. The CLI
+takes a spec by name (``models/NAME.toml``) or by path.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from .priors import PRIORS
+
+TREND_FORMS = ("linear", "break", "changepoint")
+PAPER_BENCHMARKS = ("MMLU", "BBH", "MATH", "HumanEval", "MBPP")
+CHATGPT_RELEASE = "2022-11-30"
+
+
+class SpecError(ValueError):
+    """A model specification that cannot be used; the message names the file and key."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A declarative analysis: data selection, trend form, priors, sampler.
+
+    Dates are ISO strings; ``d0`` is the token count (D0) at which effective
+    sizes are defined; ``size`` chooses total or active parameters for MoE.
+    """
+
+    name: str = "default"
+    description: str = ""
+    # data selection
+    benchmarks: tuple[str, ...] = PAPER_BENCHMARKS
+    reference: str = "llama"
+    open_only: bool = True
+    base_only: bool = True
+    min_scores: int = 1
+    size: str = "total"
+    since: str | None = None
+    until: str | None = None
+    # trend
+    trend: str = "linear"
+    frontier: bool = True
+    break_date: str = CHATGPT_RELEASE
+    jump: bool = False
+    changepoint_range: tuple[str, str] | None = None
+    # loss law
+    d0: float = 1e12
+    loss_mode: str = "joint"
+    drop_highest_losses: int = 5
+    # projection targets (closed models defined by their scores)
+    targets: tuple[str, ...] = ("GPT-4",)
+    # priors and sampler
+    priors: dict = field(default_factory=dict)
+    draws: int = 1000
+    tune: int = 1000
+    chains: int = 4
+    seed: int = 1
+    source: str = "<built-in>"
+
+    def replace(self, **changes) -> "ModelSpec":
+        """A copy with some fields changed (validated again)."""
+        new = dataclasses.replace(self, **changes)
+        new.validate()
+        return new
+
+    def validate(self) -> None:
+        where = self.source
+        if self.trend not in TREND_FORMS:
+            raise SpecError(f"{where}: [trend] form = {self.trend!r}; choose one of {', '.join(TREND_FORMS)}")
+        if self.size not in ("total", "active"):
+            raise SpecError(f"{where}: [data] size = {self.size!r}; choose 'total' or 'active'")
+        if self.loss_mode not in ("joint", "none"):
+            raise SpecError(f"{where}: [loss] mode = {self.loss_mode!r}; choose 'joint' or 'none'")
+        if not self.benchmarks:
+            raise SpecError(f"{where}: [data] benchmarks is empty")
+        if self.d0 <= 0:
+            raise SpecError(f"{where}: [loss] D0 must be > 0, got {self.d0}")
+        for key in ("draws", "tune", "chains", "min_scores"):
+            if int(getattr(self, key)) < 1:
+                raise SpecError(f"{where}: {key} must be >= 1, got {getattr(self, key)}")
+        for key in ("since", "until", "break_date"):
+            value = getattr(self, key)
+            if value is not None and pd.isna(pd.to_datetime(value, errors="coerce")):
+                raise SpecError(f"{where}: {key} = {value!r} is not a date (expected YYYY-MM-DD)")
+        if self.changepoint_range is not None:
+            lo, hi = (pd.to_datetime(v, errors="coerce") for v in self.changepoint_range)
+            if pd.isna(lo) or pd.isna(hi) or not lo < hi:
+                raise SpecError(f"{where}: changepoint_range = {self.changepoint_range!r}: two ISO dates, first < second")
+        for name in self.priors:
+            if name not in PRIORS:
+                close = difflib.get_close_matches(name, PRIORS, n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                raise SpecError(f"{where}: [priors] unknown prior {name!r}{hint}")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+# TOML layout: section -> {toml key: ModelSpec field}
+_LAYOUT = {
+    None: {"name": "name", "description": "description"},
+    "data": {
+        "benchmarks": "benchmarks", "reference": "reference", "open_only": "open_only",
+        "base_only": "base_only", "min_scores": "min_scores", "size": "size",
+        "since": "since", "until": "until",
+    },
+    "trend": {
+        "form": "trend", "frontier": "frontier", "break_date": "break_date", "jump": "jump",
+        "changepoint_range": "changepoint_range",
+    },
+    "loss": {"D0": "d0", "mode": "loss_mode", "drop_highest": "drop_highest_losses"},
+    "target": {"names": "targets"},
+    "sampler": {"draws": "draws", "tune": "tune", "chains": "chains", "seed": "seed"},
+}
+
+
+def models_dir() -> Path:
+    """The repository's ``models/`` folder of shipped specs."""
+    return Path(__file__).resolve().parent.parent / "models"
+
+
+def available_specs() -> list[str]:
+    return sorted(p.stem for p in models_dir().glob("*.toml"))
+
+
+def load_spec(name_or_path: str | Path | None = None) -> ModelSpec:
+    """Load a spec by shipped name (``default``, ``mean``, ...) or by file path."""
+    if name_or_path is None:
+        name_or_path = "default"
+    path = Path(name_or_path)
+    if not path.suffix and not path.exists():
+        path = models_dir() / f"{name_or_path}.toml"
+        if not path.exists():
+            raise SpecError(
+                f"no model spec named {str(name_or_path)!r}; shipped specs: {', '.join(available_specs())} "
+                "(or pass a path to a .toml file)"
+            )
+    if not path.exists():
+        raise SpecError(f"{path}: file not found")
+    try:
+        raw = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(f"{path}: not valid TOML: {exc}") from exc
+    kwargs: dict = {"source": str(path)}
+    for section, keys in _LAYOUT.items():
+        block = raw if section is None else raw.get(section, {})
+        if section is not None and not isinstance(block, dict):
+            raise SpecError(f"{path}: [{section}] must be a table")
+        unknown = set(block) - set(keys) - (set(_LAYOUT) - {None} if section is None else set()) - {"priors"}
+        if unknown:
+            raise SpecError(f"{path}: unknown key(s) {sorted(unknown)} in [{section or 'top level'}]; known: {sorted(keys)}")
+        for tkey, fname in keys.items():
+            if tkey in block:
+                value = block[tkey]
+                if isinstance(value, list):
+                    value = tuple(value)
+                kwargs[fname] = value
+    if "priors" in raw:
+        kwargs["priors"] = {k: list(v) if isinstance(v, list) else [v] for k, v in raw["priors"].items()}
+    spec = ModelSpec(**kwargs)
+    spec.validate()
+    return spec
