@@ -55,6 +55,24 @@ class ModelInputs:
     obs_source: list[str] = field(default_factory=list)
     release_dates: dict[str, pd.Timestamp] = field(default_factory=dict)
 
+    def subset_models(self, keep: np.ndarray) -> "ModelInputs":
+        """The same inputs with only the fitted models where ``keep`` is True (and their scores)."""
+        import copy
+
+        keep = np.asarray(keep, bool)
+        new_index = np.cumsum(keep) - 1
+        n_m = self.n_models
+        obs_keep = (self.obs_unit >= n_m) | keep[np.minimum(self.obs_unit, n_m - 1)]
+        unit_map = np.concatenate([new_index, np.arange(len(self.units) - n_m) + keep.sum()])
+        out = copy.copy(self)
+        out.models = [m for m, k in zip(self.models, keep) if k]
+        out.log_params, out.t = self.log_params[keep], self.t[keep]
+        out.obs_unit = unit_map[self.obs_unit[obs_keep]]
+        out.obs_bench, out.obs_k, out.obs_n = self.obs_bench[obs_keep], self.obs_k[obs_keep], self.obs_n[obs_keep]
+        out.obs_harness = [h for h, k in zip(self.obs_harness, obs_keep) if k] if self.obs_harness else []
+        out.obs_source = [h for h, k in zip(self.obs_source, obs_keep) if k] if self.obs_source else []
+        return out
+
     @property
     def units(self) -> list[str]:
         return self.models + self.references + self.targets
@@ -176,6 +194,8 @@ def prepare(data, spec: ModelSpec) -> ModelInputs:
     def years(d):
         return ((pd.to_datetime(d) - t0).dt.days / DAYS_PER_YEAR).to_numpy(float)
 
+    check_trend_support(spec, years(cand["release_date"]), cand["release_date"], years)
+
     inputs = ModelInputs(
         models=models,
         references=ref_names,
@@ -207,3 +227,24 @@ def prepare(data, spec: ModelSpec) -> ModelInputs:
         inputs.loss_log_tokens = np.log(losses["tokens"].to_numpy(float))
         inputs.loss = losses["loss"].to_numpy(float)
     return inputs
+
+
+def check_trend_support(spec: ModelSpec, t: np.ndarray, dates: pd.Series, years) -> None:
+    """A break needs models on both sides; a change-point range must lie inside the data."""
+    span = f"the selected models span {dates.min().date()} to {dates.max().date()}"
+    if spec.trend == "break":
+        tb = float(years(pd.Series([pd.Timestamp(spec.break_date)]))[0])
+        before, after = int(np.sum(t < tb)), int(np.sum(t >= tb))
+        if before < 2 or after < 2:
+            raise SelectionError(
+                f"{spec.source}: [trend] break_date = {spec.break_date}: {before} model(s) before and {after} "
+                f"after; a break needs at least 2 on each side ({span}). Use the 'linear' form, or a data "
+                "selection that reaches back before the break (e.g. the mmlu_longrange spec)"
+            )
+    if spec.trend == "changepoint" and spec.changepoint_range is not None:
+        lo, hi = (pd.Timestamp(v) for v in spec.changepoint_range)
+        if lo < dates.min() or hi > dates.max():
+            raise SelectionError(
+                f"{spec.source}: [trend] changepoint_range = {list(spec.changepoint_range)} reaches outside the "
+                f"data: {span}; the change point must have models on both sides"
+            )

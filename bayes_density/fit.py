@@ -146,6 +146,7 @@ def save(tree: xr.DataTree, path: str | Path) -> Path:
     os.close(fd)
     try:
         tree.to_netcdf(tmp, engine="h5netcdf")
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -168,3 +169,39 @@ def spec_of(tree: xr.DataTree) -> ModelSpec:
         if d.get(key) is not None:
             d[key] = tuple(d[key])
     return ModelSpec(**d)
+
+
+def inputs_from_tree(tree: xr.DataTree) -> ModelInputs:
+    """Rebuild the fit's :class:`ModelInputs` from a run (for refits: LFO, backtests)."""
+    import pandas as pd
+
+    c = tree.constant_data
+    models = list(c["model"].to_numpy().astype(str))
+    refs = list(c["reference"].to_numpy().astype(str))
+    obs = tree.observed_data
+    has_loss = "log_loss" in obs
+    release = pd.to_datetime(c["release_date"].to_numpy())
+    return ModelInputs(
+        models=models,
+        references=refs,
+        targets=json.loads(tree.attrs.get("targets", "[]")),
+        benchmarks=list(c["benchmark"].to_numpy().astype(str)),
+        log_params=c["log_params"].to_numpy(),
+        t=c["t"].to_numpy(),
+        ref_log_params=c["ref_log_params"].to_numpy(),
+        ref_log_tokens=c["ref_log_tokens"].to_numpy(),
+        ref_t=c["ref_t"].to_numpy(),
+        chance=c["chance"].to_numpy(),
+        n_items=c["n_items"].to_numpy(),
+        obs_unit=c["obs_unit"].to_numpy().astype(int),
+        obs_bench=c["obs_bench"].to_numpy().astype(int),
+        obs_k=obs["k"].to_numpy().astype(np.int64),
+        obs_n=c["obs_n"].to_numpy().astype(np.int64),
+        t0=pd.Timestamp(tree.attrs["t0"]),
+        log_d0=float(tree.attrs["log_d0"]),
+        loss_log_params=c["loss_log_params"].to_numpy() if has_loss else np.zeros(0),
+        loss_log_tokens=c["loss_log_tokens"].to_numpy() if has_loss else np.zeros(0),
+        loss=np.exp(obs["log_loss"].to_numpy()) if has_loss else np.zeros(0),
+        obs_harness=list(c["obs_harness"].to_numpy().astype(str)),
+        release_dates=dict(zip(models, release)),
+    )

@@ -32,9 +32,9 @@ zeta ~ x - x_a near the anchor and bends as the loss law flattens. kappa_b is
 benchmark b's slope per nat of log size at the anchor and mu_b its midpoint in
 nats from the anchor: the reference models pin both whatever alpha is, so the
 link does not trade off against alpha (it did on the raw loss axis). Priors:
-mu_b and log kappa_b hierarchical (shared mean; centred, as each benchmark's
-scores pin its own value), ceilings h_b hierarchical (non-centred: the data say
-little), log phi_b independent; g_b is the chance floor.
+mu_b and log kappa_b hierarchical (shared mean and spread; centred, as each
+benchmark's scores pin its own value); ceilings h_b and log phi_b independent
+per benchmark (see priors.py for why); g_b is the chance floor.
 
 Trend (f: :mod:`bayes_density.trend`)::
 
@@ -114,14 +114,9 @@ def _rv(name: str, spec: ModelSpec, dims=None, prior_name: str | None = None):
     raise ValueError(f"prior family {family!r} for {name!r} is not supported")
 
 
-def _hierarchical(name: str, spec: ModelSpec, centred: bool):
-    """Per-benchmark effect ~ Normal(name_mu, name_tau), centred or not (see module docstring)."""
-    mu = _rv(f"{name}_mu", spec)
-    tau = _rv(f"{name}_tau", spec)
-    if centred:
-        return pm.Normal(name, mu, tau, dims="benchmark")
-    raw = pm.Normal(f"{name}_raw", 0.0, 1.0, dims="benchmark")
-    return pm.Deterministic(name, mu + tau * raw, dims="benchmark")
+def _hierarchical(name: str, spec: ModelSpec):
+    """Per-benchmark effect ~ Normal(name_mu, name_tau), centred: each benchmark's scores pin it."""
+    return pm.Normal(name, _rv(f"{name}_mu", spec), _rv(f"{name}_tau", spec), dims="benchmark")
 
 
 def changepoint_bounds(spec: ModelSpec, inputs: ModelInputs) -> tuple[float, float]:
@@ -200,10 +195,10 @@ def build_model(inputs: ModelInputs, spec: ModelSpec) -> pm.Model:
         zeta_u = zeta(pt.concatenate(parts), alpha, x_a)
 
         # ---- benchmark link ----
-        mu = _hierarchical("link_mu", spec, centred=True)
-        kappa = pm.Deterministic("link_kappa", pt.exp(_hierarchical("link_log_kappa", spec, centred=True)),
+        mu = _hierarchical("link_mu", spec)
+        kappa = pm.Deterministic("link_kappa", pt.exp(_hierarchical("link_log_kappa", spec)),
                                  dims="benchmark")
-        eta = _hierarchical("link_ceiling_logit", spec, centred=False)
+        eta = _rv("link_ceiling_logit", spec, dims="benchmark")
         g = pt.as_tensor_variable(inputs.chance)
         h = pm.Deterministic("ceiling", g + (1.0 - g) * pm.math.sigmoid(eta), dims="benchmark")
         phi = pm.Deterministic("phi", pt.exp(_rv("log_phi", spec, dims="benchmark")), dims="benchmark")

@@ -59,8 +59,6 @@ DEFAULT_TRUTH = {
     "link_mu_tau": 1.0,
     "link_log_kappa_mu": math.log(1.0),
     "link_log_kappa_tau": 0.3,
-    "link_ceiling_logit_mu": 3.0,
-    "link_ceiling_logit_tau": 0.3,
 }
 
 
@@ -73,6 +71,7 @@ def synthetic_inputs(
     max_size: float = 7e10,
     second_source: float = 0.2,
     n_loss_points: int = 120,
+    n_targets: int = 0,
 ) -> ModelInputs:
     """A design like the shipped data's: dates, log-uniform sizes, missing scores, repeats.
 
@@ -90,8 +89,12 @@ def synthetic_inputs(
     n_ref = len(SIM_REFERENCE)
     units, benches = [], []
     cover = SIM_BENCHMARKS["coverage"].to_numpy()
-    for u in range(n_models + n_ref):
-        have = rng.random(len(cover)) < (cover if u < n_models else 1.0)
+    for u in range(n_models + n_ref + n_targets):
+        if u >= n_models + n_ref:  # targets: a few reported scores, like GPT-4's
+            have = np.zeros(len(cover), bool)
+            have[[0, 3]] = True
+        else:
+            have = rng.random(len(cover)) < (cover if u < n_models else 1.0)
         if not have.any():
             have[0] = True
         for b in np.flatnonzero(have):
@@ -110,7 +113,7 @@ def synthetic_inputs(
     return ModelInputs(
         models=[f"Sim-{i:04d}" for i in range(n_models)],
         references=list(SIM_REFERENCE["name"]),
-        targets=[],
+        targets=[f"SimTarget-{q}" for q in range(n_targets)],
         benchmarks=list(SIM_BENCHMARKS["name"]),
         log_params=log_params,
         t=years(dates),
@@ -144,14 +147,11 @@ def simulate(
     rng = np.random.default_rng(seed)
     truth = {**DEFAULT_TRUTH, **(truth or {})}
     model = build_model(inputs, spec)
-    nb = len(inputs.benchmarks)
     fixed = {}
     for name in model.free_RVs:
         vname = name.name
         if vname in truth:
             fixed[vname] = np.asarray(truth[vname], dtype=float)
-        elif vname.endswith("_raw") and vname not in truth:
-            fixed[vname] = rng.standard_normal(nb)
     fixed = {k: v for k, v in fixed.items() if k in model.named_vars}
     free_left = [v.name for v in model.free_RVs if v.name not in fixed]
     fixed_model = pm.do(model, fixed)
@@ -168,3 +168,44 @@ def simulate(
     full_truth = {**{k: np.asarray(v) for k, v in fixed.items()}, **{k: np.asarray(v) for k, v in out.items()}}
     full_truth["free_not_fixed"] = [n for n in free_left if n not in out]
     return sim, full_truth
+
+
+def write_tables(inputs: ModelInputs, folder, reference_set: str = "sim") -> None:
+    """Write simulated inputs as CSV tables in the package schema (for end-to-end tests and demos)."""
+    from pathlib import Path
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    src = "simulated by bayes_density.simulate"
+    ref_dates = [inputs.t0 + pd.Timedelta(days=round(t * 365.25)) for t in inputs.ref_t]
+    models = pd.DataFrame({
+        "name": inputs.models + inputs.references,
+        "family": ["Sim"] * inputs.n_models + ["Ref"] * len(inputs.references),
+        "release_date": [inputs.release_dates[m].date().isoformat() for m in inputs.models]
+        + [d.date().isoformat() for d in ref_dates],
+        "date_source": src,
+        "params": np.exp(np.concatenate([inputs.log_params, inputs.ref_log_params])),
+        "active_params": np.exp(np.concatenate([inputs.log_params, inputs.ref_log_params])),
+        "tokens": [np.nan] * inputs.n_models + list(np.exp(inputs.ref_log_tokens)),
+        "base_or_instruct": "base", "open_or_closed": "open", "source": src, "notes": "",
+    })
+    units = np.array(inputs.units)
+    n_fixed = inputs.n_models + len(inputs.references)
+    obs = pd.DataFrame({"unit": units[inputs.obs_unit], "is_target": inputs.obs_unit >= n_fixed,
+                        "benchmark": np.array(inputs.benchmarks)[inputs.obs_bench],
+                        "score": inputs.obs_k / inputs.obs_n})
+    obs["source"] = [f"{src} (draw {i})" for i in range(len(obs))]
+    scores = obs[~obs["is_target"]].rename(columns={"unit": "model"})
+    scores = scores.assign(shots=5, cot="false", harness="sim")[
+        ["model", "benchmark", "score", "shots", "cot", "harness", "source"]]
+    targets = obs[obs["is_target"]].rename(columns={"unit": "target"}).assign(shots=5)[
+        ["target", "benchmark", "score", "shots", "source"]]
+    bench = SIM_BENCHMARKS.assign(answer_type=np.where(SIM_BENCHMARKS["chance"] > 0, "multiple_choice",
+                                                       "generated"), source=src)[
+        ["name", "n_items", "chance", "answer_type", "source"]]
+    losses = pd.DataFrame({"params": np.exp(inputs.loss_log_params), "tokens": np.exp(inputs.loss_log_tokens),
+                           "loss": inputs.loss, "source": src})
+    refs = pd.DataFrame({"set": reference_set, "model": inputs.references, "source": src})
+    for name, df in [("models", models), ("scores", scores), ("targets", targets), ("benchmarks", bench),
+                     ("losses", losses), ("references", refs)]:
+        df.to_csv(folder / f"{name}.csv", index=False)

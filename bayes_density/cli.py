@@ -1,0 +1,277 @@
+"""Command line: ``bayes-density fit | summary | density | compare | project | check | report | data | specs``.
+
+Every command prints text by default and JSON with ``--json``. Input
+problems print one ``error:`` line naming file, row and column and exit 2;
+nothing is written unless the whole command succeeds (run files and reports
+are written to a temporary file and renamed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+EXIT_INPUT = 2
+
+
+def _json(obj) -> str:
+    def default(o):
+        if hasattr(o, "isoformat"):
+            return o.isoformat()
+        if hasattr(o, "item"):
+            return o.item()
+        return str(o)
+
+    def clean(o):
+        if isinstance(o, float) and not math.isfinite(o):
+            return None if math.isnan(o) else ("inf" if o > 0 else "-inf")
+        if isinstance(o, dict):
+            return {k: clean(v) for k, v in o.items()}
+        if isinstance(o, (list, tuple)):
+            return [clean(v) for v in o]
+        return o
+
+    return json.dumps(clean(obj), indent=2, default=default)
+
+
+def _fmt_interval(d: dict, fmt: str = "{:.3g}") -> str:
+    return f"{fmt.format(d['median'])} [{fmt.format(d['lo'])}, {fmt.format(d['hi'])}]"
+
+
+def cmd_fit(args) -> int:
+    from .analysis import DensityAnalysis
+    from .summaries import convergence_problems, diagnostics
+
+    a = DensityAnalysis(args.data, args.model, until=args.until)
+    print(f"fitting spec {a.spec.name!r} ({a.spec.source}): {a.inputs.n_models} models, "
+          f"{len(a.inputs.references)} reference models, {a.inputs.n_obs} scores, "
+          f"{len(a.inputs.loss)} loss points; trend {a.spec.trend}, "
+          f"{'frontier' if a.spec.frontier else 'mean'}", file=sys.stderr)
+    tree = a.fit(seed=args.seed, draws=args.draws, tune=args.tune, chains=args.chains,
+                 progress=not args.no_progress, sampler=args.sampler)
+    path = a.save(args.out)
+    diag = diagnostics(tree)
+    print(f"wrote {path} ({tree.attrs['time_total_s']:.1f} s: compile {tree.attrs['time_compile_s']:.1f} s, "
+          f"sample {tree.attrs['time_sample_s']:.1f} s)")
+    for w in convergence_problems(diag):
+        print(f"warning: {w}", file=sys.stderr)
+    return 0
+
+
+def cmd_summary(args) -> int:
+    from .fit import load
+    from .summaries import convergence_problems, summary_dict
+
+    tree = load(args.run)
+    d = summary_dict(tree, prob=args.prob)
+    if args.json:
+        print(_json(d))
+        return 0
+    pct = int(round(args.prob * 100))
+    print(f"run: {args.run}  spec: {d['model_name']}  trend: {d['trend']} "
+          f"({'frontier' if d['frontier'] else 'mean'})  reference: {d['reference']}")
+    print(f"models: {d['n_models']}  scores: {d['n_scores']}")
+    print(f"doubling time: {_fmt_interval(d['doubling_time_months'])} months "
+          f"({_fmt_interval(d['doubling_time_days'], '{:.0f}')} days; median [{pct}% interval])")
+    print(f"A: {_fmt_interval(d['A_per_day'], '{:.5f}')} per day (ln density)")
+    for row in d.get("trend_periods", []):
+        print(f"  {row['period']:>13}  {row['quantity']:<24} {row['median']:.4g}"
+              + (f" [{row['lo']:.4g}, {row['hi']:.4g}]" if row["lo"] == row["lo"] else ""))
+    if "paper_baseline" in d:
+        b = d["paper_baseline"]
+        print(f"paper baseline (point estimates, running-max envelope of {b['n']} models, OLS): "
+              f"A = {b['A_per_day']:.5f}/day, R^2 = {b['R2']:.3f}, doubling {b.get('doubling_time_months', float('nan')):.2f} months")
+    print(f"diagnostics: max R-hat {d['rhat_max']:.3f}, min bulk ESS {d['ess_bulk_min']:.0f}, "
+          f"min tail ESS {d['ess_tail_min']:.0f}, divergences {d['divergences']}, min E-BFMI {d['ebfmi_min']:.2f}")
+    for w in convergence_problems(d):
+        print(f"warning: {w}")
+    print(f"top density (relative to the {d['reference']} reference family at D0 = 1T tokens):")
+    for r in d["top_density"]:
+        print(f"  {r['model']:<28} {r['release_date']}  {r['params'] / 1e9:7.2f}B  "
+              f"density {r['density']:.3g} [{r['density_lo']:.3g}, {r['density_hi']:.3g}]")
+    return 0
+
+
+def cmd_density(args) -> int:
+    from .fit import load
+    from .io import read_table
+    from .placement import place_models, placement_json
+
+    tree = load(args.run)
+    models = read_table(args.models, "models")
+    scores = read_table(args.scores, "scores")
+    missing = sorted(set(scores["model"]) - set(models["name"]))
+    if missing:
+        raise ValueError(f"{args.scores}: models {missing} are not in {args.models}")
+    df = place_models(tree, models, scores, seed=args.seed)
+    if args.json:
+        print(placement_json(df))
+        return 0
+    for _, r in df.iterrows():
+        print(f"{r['name']:<28} {r['release_date']}  Neff {_fmt_interval(r['neff'])}  "
+              f"density {_fmt_interval(r['density'])}  P(above trend) {r['p_above_trend']:.2f}"
+              + ("  (date past the fitted data: trend extrapolated)" if r["beyond_data"] else ""))
+    return 0
+
+
+def cmd_compare(args) -> int:
+    from .comparison import compare_dict, lfo_table
+    from .fit import load
+
+    trees = {}
+    for p in args.runs:
+        name = Path(p).stem
+        if name in trees:
+            name = str(p)
+        trees[name] = load(p)
+    d = compare_dict(trees)
+    if args.lfo:
+        d["lfo"] = lfo_table(trees, n_blocks=args.lfo).to_dict(orient="records")
+    if args.json:
+        print(_json(d))
+        return 0
+    print(f"{'run':<24} {'trend':<12} {'elpd_loo':>10} {'se':>7} {'diff':>8} {'dse':>6} {'weight':>7} "
+          f"{'max k':>6} {'k>0.7':>6}")
+    for r in d["models"]:
+        print(f"{r['name']:<24} {r['trend']:<12} {r['elpd_loo']:>10.1f} {r['se']:>7.1f} {r['elpd_diff']:>8.1f} "
+              f"{r['dse']:>6.1f} {r['weight']:>7.2f} {r['pareto_k_max']:>6.2f} {r['n_pareto_k_bad']:>6d}")
+    for r in d["models"]:
+        if r["p_acceleration"] is not None:
+            print(f"P(A_after > A_before) in {r['name']}: {r['p_acceleration']:.3f}")
+    for r in d.get("lfo", []):
+        print(f"LFO {r['name']:<20} elpd {r['elpd_lfo']:.1f} (se {r['se']:.1f}), diff {r['elpd_diff']:.1f} "
+              f"(dse {r['dse']:.1f}) over {r['n_predicted']} future models")
+    return 0
+
+
+def cmd_project(args) -> int:
+    from .fit import load
+    from .projection import format_projection, project
+
+    d = project(load(args.run), size=args.size, target=args.target, by=args.by, prob=args.prob)
+    print(_json(d) if args.json else format_projection(d))
+    return 0
+
+
+def cmd_check(args) -> int:
+    from .checks import check_dict, format_checks
+    from .fit import load
+
+    d = check_dict(load(args.run), figdir=args.figures)
+    print(_json(d) if args.json else format_checks(d))
+    return 0
+
+
+def cmd_report(args) -> int:
+    from .fit import load
+    from .report import write_report
+
+    trees = [load(p) for p in args.runs]
+    path = write_report(trees, args.out, names=[Path(p).stem for p in args.runs])
+    print(f"wrote {path}")
+    return 0
+
+
+def cmd_data(args) -> int:
+    from .coverage import coverage_summary, format_coverage
+    from .io import load_data
+
+    s = coverage_summary(load_data(args.data))
+    print(_json(s) if args.json else format_coverage(s))
+    return 0
+
+
+def cmd_specs(args) -> int:
+    from .spec import available_specs, load_spec
+
+    for name in available_specs():
+        s = load_spec(name)
+        print(f"{name:<20} {s.description}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="bayes-density", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    f = sub.add_parser("fit", help="fit a model spec to the data and write the run (NetCDF)")
+    f.add_argument("--model", default="default", help="spec name in models/ or path to a TOML file")
+    f.add_argument("--data", default=None, help="folder with your CSVs (default: the shipped data)")
+    f.add_argument("--until", default=None, help="use only models released on or before this date (YYYY-MM-DD)")
+    f.add_argument("--seed", type=int, default=None)
+    f.add_argument("--draws", type=int, default=None)
+    f.add_argument("--tune", type=int, default=None)
+    f.add_argument("--chains", type=int, default=None)
+    f.add_argument("--sampler", choices=("nutpie", "pymc"), default="nutpie")
+    f.add_argument("--no-progress", action="store_true")
+    f.add_argument("--out", default="runs/default.nc", help="run file to write (default runs/default.nc)")
+    f.set_defaults(func=cmd_fit)
+
+    s = sub.add_parser("summary", help="doubling time, slope, diagnostics, top-density models")
+    s.add_argument("run")
+    s.add_argument("--prob", type=float, default=0.9)
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_summary)
+
+    d = sub.add_parser("density", help="place new models on the fitted density scale (no refit)")
+    d.add_argument("run")
+    d.add_argument("--models", required=True, help="CSV in the models.csv schema")
+    d.add_argument("--scores", required=True, help="CSV in the scores.csv schema")
+    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--json", action="store_true")
+    d.set_defaults(func=cmd_density)
+
+    c = sub.add_parser("compare", help="PSIS-LOO (and optionally leave-future-out) comparison of runs")
+    c.add_argument("runs", nargs="+")
+    c.add_argument("--lfo", type=int, default=0, metavar="BLOCKS", help="also refit for leave-future-out")
+    c.add_argument("--json", action="store_true")
+    c.set_defaults(func=cmd_compare)
+
+    pr = sub.add_parser("project", help="when does a model of SIZE reach TARGET's level?")
+    pr.add_argument("run")
+    pr.add_argument("--size", type=float, default=8e9, help="parameters (default 8e9)")
+    pr.add_argument("--target", default="GPT-4")
+    pr.add_argument("--by", default="2025-12-31", help="report P(reached by this date)")
+    pr.add_argument("--prob", type=float, default=0.9)
+    pr.add_argument("--json", action="store_true")
+    pr.set_defaults(func=cmd_project)
+
+    ch = sub.add_parser("check", help="posterior predictive checks, LOO-PIT, Pareto-k, diagnostics")
+    ch.add_argument("run")
+    ch.add_argument("--figures", default=None, help="folder for PNG figures")
+    ch.add_argument("--json", action="store_true")
+    ch.set_defaults(func=cmd_check)
+
+    r = sub.add_parser("report", help="self-contained HTML report of one or more runs")
+    r.add_argument("runs", nargs="+")
+    r.add_argument("--out", default="report.html")
+    r.set_defaults(func=cmd_report)
+
+    da = sub.add_parser("data", help="coverage summary of the data (shipped or --data DIR)")
+    da.add_argument("--data", default=None)
+    da.add_argument("--json", action="store_true")
+    da.set_defaults(func=cmd_data)
+
+    sp = sub.add_parser("specs", help="list the shipped model specs")
+    sp.set_defaults(func=cmd_specs)
+    return p
+
+
+def main(argv=None) -> int:
+    from .design import SelectionError
+    from .io import DataError
+    from .spec import SpecError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (DataError, SpecError, SelectionError, FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+
+
+if __name__ == "__main__":
+    sys.exit(main())

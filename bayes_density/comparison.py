@@ -1,0 +1,118 @@
+"""Compare trend forms: PSIS-LOO over scores, leave-future-out by refitting, P(acceleration).
+
+- LOO: ArviZ 1.x ``compare`` (stacking weights) on the pointwise score
+  log-likelihoods; every run must be fitted on the same scores.
+- LFO: time-ordered. For each cut date, refit on models released up to the
+  cut and score the next block of models by their exact log predictive
+  density (the trend prior integrated over each new model's density on a grid,
+  :func:`bayes_density.placement.log_predictive`). Sum over blocks.
+- P(acceleration): P(slope after the break > slope before) for break and
+  change-point runs.
+"""
+
+from __future__ import annotations
+
+import arviz as az
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from .fit import inputs_from_tree, sample, spec_of
+from .placement import _Link, log_predictive
+from .summaries import slope_draws
+
+
+def p_acceleration(tree: xr.DataTree) -> float | None:
+    """P(A_after > A_before), or None for a linear trend."""
+    if tree.attrs.get("trend", "linear") == "linear":
+        return None
+    s = slope_draws(tree)
+    return float(np.mean(s["after"] > s["before"]))
+
+
+def _check_same_data(trees: dict[str, xr.DataTree]) -> None:
+    ref = None
+    for name, t in trees.items():
+        k = t.observed_data["k"].to_numpy()
+        if ref is None:
+            ref = (name, k)
+        elif len(k) != len(ref[1]) or not np.array_equal(k, ref[1]):
+            raise ValueError(
+                f"runs {ref[0]!r} and {name!r} were fitted on different scores; LOO compares only fits "
+                "of the same data (same spec data section, same --until)"
+            )
+
+
+def loo_table(trees: dict[str, xr.DataTree]) -> pd.DataFrame:
+    """elpd_loo, se, difference, weight, worst Pareto-k per run; best first."""
+    _check_same_data(trees)
+    cmp = az.compare(trees, var_name="k")
+    rows = []
+    for name, row in cmp.iterrows():
+        loo = az.loo(trees[name], var_name="k", pointwise=True)
+        k = np.asarray(loo.pareto_k)
+        rows.append({
+            "name": name, "elpd_loo": float(row["elpd"]), "se": float(row["se"]),
+            "elpd_diff": float(row["elpd_diff"]), "dse": float(row["dse"]), "weight": float(row["weight"]),
+            "p_loo": float(row["p"]), "pareto_k_max": float(np.nanmax(k)), "n_pareto_k_bad": int(np.sum(k > 0.7)),
+            "trend": trees[name].attrs.get("trend"), "p_acceleration": p_acceleration(trees[name]),
+        })
+    return pd.DataFrame(rows)
+
+
+def lfo(tree: xr.DataTree, n_blocks: int = 4, min_share: float = 0.6, seed: int = 1, draws: int = 500,
+        chains: int = 2, progress: bool = False) -> pd.DataFrame:
+    """Leave-future-out by refitting: elpd of each future block given the past.
+
+    Models are ordered by release date; the first ``min_share`` always train.
+    The rest is cut into ``n_blocks`` blocks; block b is predicted by a fit on
+    all models before it. Returns one row per predicted model.
+    """
+    spec = spec_of(tree)
+    inputs = inputs_from_tree(tree)
+    order = np.argsort(inputs.t, kind="stable")
+    n = inputs.n_models
+    start = int(np.ceil(min_share * n))
+    blocks = np.array_split(order[start:], n_blocks)
+    rows = []
+    for bi, block in enumerate(blocks):
+        if len(block) == 0:
+            continue
+        cut = inputs.t[block].min()
+        train = inputs.t < cut
+        fit = sample(inputs.subset_models(train), spec, seed=seed + bi, draws=draws, chains=chains,
+                     progress=progress, log_likelihood=False)
+        link = _Link(fit)
+        for i in block:
+            obs = [(b, k, nn) for u, b, k, nn in zip(inputs.obs_unit, inputs.obs_bench, inputs.obs_k, inputs.obs_n)
+                   if u == i]
+            rows.append({"block": bi, "model": inputs.models[i], "t": float(inputs.t[i]),
+                         "elpd": log_predictive(link, float(inputs.log_params[i]), float(inputs.t[i]), obs)})
+    return pd.DataFrame(rows)
+
+
+def lfo_table(trees: dict[str, xr.DataTree], **kwargs) -> pd.DataFrame:
+    """Sum of LFO elpd per run, with its standard error and difference to the best."""
+    rows = []
+    for name, t in trees.items():
+        d = lfo(t, **kwargs)
+        rows.append({"name": name, "elpd_lfo": float(d["elpd"].sum()),
+                     "se": float(np.sqrt(len(d) * d["elpd"].var(ddof=1))), "n_predicted": len(d),
+                     "_pointwise": d["elpd"].to_numpy()})
+    best = max(rows, key=lambda r: r["elpd_lfo"])
+    for r in rows:
+        diff = r["_pointwise"] - best["_pointwise"]
+        r["elpd_diff"] = float(diff.sum())
+        r["dse"] = float(np.sqrt(len(diff) * diff.var(ddof=1))) if r is not best else 0.0
+    return pd.DataFrame(rows).drop(columns="_pointwise").sort_values("elpd_lfo", ascending=False,
+                                                                     ignore_index=True)
+
+
+def compare_dict(trees: dict[str, xr.DataTree]) -> dict:
+    """The JSON ``bayes-density compare`` prints."""
+    table = loo_table(trees)
+    out = {"models": table.to_dict(orient="records")}
+    accel = {n: p_acceleration(t) for n, t in trees.items() if p_acceleration(t) is not None}
+    if accel:
+        out["p_acceleration"] = accel if len(accel) > 1 else next(iter(accel.values()))
+    return out

@@ -1,0 +1,214 @@
+"""Derived quantities from a fitted run, as tidy pandas tables.
+
+Everything reads only the run's DataTree (posterior, constant_data, attrs), so
+it works the same on a fresh fit and on a NetCDF file. Intervals are
+equal-tailed, ``prob`` = 0.9 by default (5% and 95% quantiles).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import arviz as az
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from .trend import latest_slope
+
+DAYS_PER_YEAR = 365.25
+MONTHS_PER_YEAR = 12.0
+# parameters whose convergence is checked: every sampled quantity a user reads
+DIAGNOSTIC_EXCLUDE = ("log_neff", "ref_log_density", "ceiling", "phi", "link_kappa", "alpha", "beta", "sN",
+                      "sD", "E", "slope_after")
+
+
+def draws(tree: xr.DataTree, name: str) -> np.ndarray:
+    """Posterior draws of ``name`` flattened over chain and draw (sample axis first)."""
+    da = tree.posterior[name]
+    return da.stack(sample=("chain", "draw")).transpose("sample", ...).to_numpy()
+
+
+def interval(x: np.ndarray, prob: float = 0.9, axis: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Median and equal-tailed ``prob`` interval along ``axis``."""
+    lo, med, hi = np.quantile(x, [(1 - prob) / 2, 0.5, (1 + prob) / 2], axis=axis)
+    return med, lo, hi
+
+
+def _row(name: str, x: np.ndarray, prob: float, unit: str) -> dict:
+    med, lo, hi = interval(np.asarray(x, float), prob)
+    return {"quantity": name, "median": float(med), "lo": float(lo), "hi": float(hi), "unit": unit}
+
+
+def slope_draws(tree: xr.DataTree) -> dict[str, np.ndarray]:
+    """Trend slope draws (natural log per year) per period: 'all', or 'before'/'after' a break."""
+    trend = tree.attrs.get("trend", "linear")
+    post = tree.posterior
+    if trend == "linear":
+        return {"all": draws(tree, "slope")}
+    p = {"slope": draws(tree, "slope"), "slope_change": draws(tree, "slope_change")}
+    return {"before": p["slope"], "after": latest_slope(trend, p)}
+
+
+def doubling_from_slope(slope_per_year: np.ndarray) -> np.ndarray:
+    """Doubling time in years; infinite where the slope is <= 0 (no doubling)."""
+    s = np.asarray(slope_per_year, float)
+    with np.errstate(divide="ignore"):
+        return np.where(s > 0, math.log(2) / np.where(s > 0, s, 1.0), np.inf)
+
+
+def trend_table(tree: xr.DataTree, prob: float = 0.9) -> pd.DataFrame:
+    """Slope A (per day, per year) and doubling time (days, months) per period, with intervals."""
+    rows = []
+    for period, s in slope_draws(tree).items():
+        dt = doubling_from_slope(s)
+        for r in (
+            _row("A_per_day", s / DAYS_PER_YEAR, prob, "1/day"),
+            _row("A_per_year", s, prob, "1/year"),
+            _row("doubling_time_days", dt * DAYS_PER_YEAR, prob, "days"),
+            _row("doubling_time_months", dt * MONTHS_PER_YEAR, prob, "months"),
+        ):
+            rows.append({"period": period, **r})
+    if tree.attrs.get("trend") in ("break", "changepoint"):
+        sl = slope_draws(tree)
+        ratio = sl["after"] / sl["before"]
+        rows.append({"period": "after/before", **_row("A_ratio", ratio, prob, "")})
+        rows.append({"period": "after/before", "quantity": "P(A_after > A_before)",
+                     "median": float(np.mean(sl["after"] > sl["before"])), "lo": np.nan, "hi": np.nan,
+                     "unit": "probability"})
+    if "changepoint" in tree.posterior:
+        t0 = pd.Timestamp(tree.attrs["t0"])
+        cp = draws(tree, "changepoint")
+        med, lo, hi = interval(cp, prob)
+        rows.append({"period": "changepoint", "quantity": "changepoint_date",
+                     "median": float(med), "lo": float(lo), "hi": float(hi), "unit": f"years since {t0.date()}"})
+    return pd.DataFrame(rows)
+
+
+def density_table(tree: xr.DataTree, prob: float = 0.9) -> pd.DataFrame:
+    """Per model: release date, size, effective size and density (median and interval)."""
+    const = tree.constant_data
+    r = draws(tree, "log_density")
+    med, lo, hi = interval(r, prob)
+    size = np.exp(const["log_params"].to_numpy())
+    df = pd.DataFrame(
+        {
+            "model": const["model"].to_numpy().astype(str),
+            "release_date": pd.to_datetime(const["release_date"].to_numpy()),
+            "params": size,
+            "log_density": med,
+            "density": np.exp(med),
+            "density_lo": np.exp(lo),
+            "density_hi": np.exp(hi),
+            "neff": size * np.exp(med),
+            "neff_lo": size * np.exp(lo),
+            "neff_hi": size * np.exp(hi),
+        }
+    )
+    counts = pd.Series(const["obs_unit_name"].to_numpy().astype(str)).value_counts()
+    df["n_scores"] = df["model"].map(counts).fillna(0).astype(int)
+    return df.sort_values("density", ascending=False, ignore_index=True)
+
+
+def reference_table(tree: xr.DataTree) -> pd.DataFrame:
+    """Reference models and their (derived) density: 1 at D0, above 1 when trained longer."""
+    const = tree.constant_data
+    r = draws(tree, "ref_log_density")
+    return pd.DataFrame({
+        "model": const["reference"].to_numpy().astype(str),
+        "params": np.exp(const["ref_log_params"].to_numpy()),
+        "tokens": np.exp(const["ref_log_tokens"].to_numpy()),
+        "density": np.exp(np.median(r, axis=0)),
+    })
+
+
+def diagnostics(tree: xr.DataTree) -> dict:
+    """Convergence: max R-hat, min bulk/tail ESS (with the variable), divergences, min E-BFMI."""
+    names = [v for v in tree.posterior.data_vars if v not in DIAGNOSTIC_EXCLUDE]
+    rhat = az.rhat(tree, var_names=names)
+    ess_b = az.ess(tree, var_names=names, method="bulk")
+    ess_t = az.ess(tree, var_names=names, method="tail")
+
+    def extreme(ds, fn):
+        best_v, best_x = None, None
+        for v in ds.data_vars:
+            vals = np.asarray(ds[v]).ravel()
+            vals = vals[np.isfinite(vals)]
+            if vals.size == 0:
+                continue
+            x = fn(vals)
+            if best_x is None or fn([x, best_x]) == x:
+                best_v, best_x = v, x
+        return best_v, float(best_x) if best_x is not None else float("nan")
+
+    rv, rmax = extreme(rhat, np.max)
+    bv, bmin = extreme(ess_b, np.min)
+    tv, tmin = extreme(ess_t, np.min)
+    stats = tree.sample_stats
+    div = int(stats["diverging"].sum()) if "diverging" in stats else 0
+    try:
+        bfmi = np.asarray(az.bfmi(tree)["energy"]).ravel() if "energy" in stats else np.array([np.nan])
+    except Exception:  # noqa: BLE001 - a diagnostic must never break a report
+        bfmi = np.array([np.nan])
+    n_draws = int(tree.posterior.sizes["chain"] * tree.posterior.sizes["draw"])
+    return {
+        "rhat_max": rmax, "rhat_max_var": rv,
+        "ess_bulk_min": bmin, "ess_bulk_min_var": bv,
+        "ess_tail_min": tmin, "ess_tail_min_var": tv,
+        "divergences": div, "ebfmi_min": float(np.nanmin(bfmi)),
+        "chains": int(tree.posterior.sizes["chain"]), "draws": n_draws,
+    }
+
+
+def convergence_problems(diag: dict) -> list[str]:
+    """Plain-language warnings, each with what to try."""
+    out = []
+    if diag["rhat_max"] > 1.01:
+        out.append(f"R-hat {diag['rhat_max']:.3f} > 1.01 ({diag['rhat_max_var']}): chains disagree; "
+                   "run more tuning/draws or check the model for multiple modes")
+    if diag["ess_bulk_min"] < 400:
+        out.append(f"bulk ESS {diag['ess_bulk_min']:.0f} < 400 ({diag['ess_bulk_min_var']}): "
+                   "intervals are noisy; run more draws")
+    if diag["divergences"] > 0:
+        out.append(f"{diag['divergences']} divergent transitions: the posterior has regions NUTS cannot explore; "
+                   "results may be biased -- check priors and data for the flagged models")
+    if np.isfinite(diag["ebfmi_min"]) and diag["ebfmi_min"] < 0.3:
+        out.append(f"E-BFMI {diag['ebfmi_min']:.2f} < 0.3: poor energy exploration (heavy tails or a funnel)")
+    return out
+
+
+def summary_dict(tree: xr.DataTree, prob: float = 0.9, top: int = 10) -> dict:
+    """The numbers ``bayes-density summary --json`` prints."""
+    tt = trend_table(tree, prob)
+    period = "all" if "all" in set(tt["period"]) else "after"
+
+    def pick(q):
+        r = tt[(tt["period"] == period) & (tt["quantity"] == q)].iloc[0]
+        return {"median": r["median"], "lo": r["lo"], "hi": r["hi"]}
+
+    diag = diagnostics(tree)
+    dens = density_table(tree, prob)
+    out = {
+        "model_name": tree.attrs.get("model_name"),
+        "trend": tree.attrs.get("trend"),
+        "frontier": bool(tree.attrs.get("frontier", 1)),
+        "reference": json.loads(tree.attrs["spec"]).get("reference"),
+        "t0": tree.attrs.get("t0"),
+        "doubling_time_months": pick("doubling_time_months"),
+        "doubling_time_days": pick("doubling_time_days"),
+        "A_per_day": pick("A_per_day"),
+        "prob": prob,
+        **diag,
+        "n_models": int(tree.posterior.sizes["model"]),
+        "n_scores": int(tree.observed_data.sizes["obs"]),
+        "top_density": dens.head(top)[["model", "release_date", "params", "density", "density_lo",
+                                        "density_hi"]].assign(
+            release_date=lambda d: d["release_date"].dt.strftime("%Y-%m-%d")).to_dict(orient="records"),
+        "fit_seconds": tree.attrs.get("time_total_s"),
+    }
+    if period == "after":
+        out["trend_periods"] = tt.to_dict(orient="records")
+    if "baseline" in tree.attrs:
+        out["paper_baseline"] = json.loads(tree.attrs["baseline"])
+    return out
