@@ -31,8 +31,8 @@ class DensityAnalysis:
 
     def __init__(self, data: DensityData | str | Path | None = None, spec: ModelSpec | str | Path | None = None,
                  until: str | None = None):
-        self.data = data if isinstance(data, DensityData) else load_data(data)
         self.spec = spec if isinstance(spec, ModelSpec) else load_spec(spec)
+        self.data = data if isinstance(data, DensityData) else load_data(data)
         if until is not None:
             self.spec = self.spec.replace(until=until)
         self.inputs: ModelInputs = prepare(self.data, self.spec)

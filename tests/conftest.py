@@ -1,0 +1,43 @@
+"""Shared fixtures: data simulated from the model, fitted once per session."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+
+from bayes_density.spec import ModelSpec
+
+warnings.filterwarnings("ignore", category=UserWarning)
+warnings.filterwarnings("ignore", category=FutureWarning)
+
+SIM_BENCHMARKS = ("SimMC", "SimMixed", "SimMath", "SimCodeSmall", "SimCode")
+
+
+def sim_spec(**kw) -> ModelSpec:
+    base = dict(name="sim", benchmarks=SIM_BENCHMARKS, reference="sim", targets=(), draws=500, tune=500,
+                chains=2, seed=11)
+    base.update(kw)
+    return ModelSpec(**base)
+
+
+@pytest.fixture(scope="session")
+def simulated():
+    """(inputs, truth, spec) for 60 simulated models with the default truth."""
+    from bayes_density.simulate import simulate, synthetic_inputs
+
+    spec = sim_spec()
+    inputs, truth = simulate(synthetic_inputs(60, seed=5), spec, seed=5)
+    return inputs, truth, spec
+
+
+@pytest.fixture(scope="session")
+def simulated_fit(simulated):
+    """A nutpie fit of :func:`simulated` (2 chains x 500 draws)."""
+    from bayes_density.analysis import attach_baseline
+    from bayes_density.fit import sample
+
+    inputs, truth, spec = simulated
+    tree = sample(inputs, spec, progress=False)
+    attach_baseline(tree, inputs)
+    return tree

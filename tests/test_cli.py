@@ -1,0 +1,141 @@
+"""End to end through the command line, on data simulated from the model and written as CSVs."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bayes_density.cli import main
+from bayes_density.simulate import simulate, synthetic_inputs, write_tables
+
+from .conftest import SIM_BENCHMARKS, sim_spec
+
+SPEC = f"""name = "sim"
+description = "simulated data"
+[data]
+benchmarks = {list(SIM_BENCHMARKS)!r}
+reference = "sim"
+[trend]
+form = "{{form}}"
+break_date = "2024-01-01"
+[target]
+names = ["SimTarget-0"]
+[sampler]
+draws = 300
+tune = 300
+chains = 2
+seed = 3
+"""
+
+
+@pytest.fixture(scope="module")
+def sim_dir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("simdata")
+    spec = sim_spec(targets=("SimTarget-0",))
+    inputs, _ = simulate(synthetic_inputs(40, seed=21, n_targets=1), spec, seed=21)
+    write_tables(inputs, d / "data")
+    for form in ("linear", "break"):
+        (d / f"{form}.toml").write_text(SPEC.replace("{form}", form))
+    return d
+
+
+@pytest.fixture(scope="module")
+def runs(sim_dir):
+    out = {}
+    for form in ("linear", "break"):
+        path = sim_dir / f"{form}.nc"
+        rc = main(["fit", "--data", str(sim_dir / "data"), "--model", str(sim_dir / f"{form}.toml"),
+                   "--out", str(path), "--no-progress"])
+        assert rc == 0 and path.exists()
+        out[form] = path
+    return out
+
+
+def test_summary_json(runs, capsys):
+    capsys.readouterr()
+    assert main(["summary", str(runs["linear"]), "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    for key in ("doubling_time_months", "A_per_day", "rhat_max", "ess_bulk_min", "divergences", "n_models",
+                "n_scores"):
+        assert key in d, key
+    assert set(d["doubling_time_months"]) == {"median", "lo", "hi"}
+    assert d["doubling_time_months"]["lo"] <= d["doubling_time_months"]["median"] <= d["doubling_time_months"]["hi"]
+    assert d["n_models"] == 40
+    assert "paper_baseline" in d and np.isfinite(d["paper_baseline"]["A_per_day"])
+
+
+def test_summary_text(runs, capsys):
+    assert main(["summary", str(runs["break"])]) == 0
+    out = capsys.readouterr().out
+    assert "doubling time" in out and "P(A_after > A_before)" in out
+
+
+def test_compare_json(runs, capsys):
+    capsys.readouterr()
+    assert main(["compare", str(runs["linear"]), str(runs["break"]), "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert {r["name"] for r in d["models"]} == {"linear", "break"}
+    for r in d["models"]:
+        assert {"name", "elpd_loo", "se", "weight"} <= set(r)
+    assert abs(sum(r["weight"] for r in d["models"]) - 1) < 1e-6
+    assert 0 <= d["p_acceleration"] <= 1
+
+
+def test_density_places_new_models(runs, sim_dir, tmp_path, capsys):
+    data = sim_dir / "data"
+    models = pd.read_csv(data / "models.csv")
+    scores = pd.read_csv(data / "scores.csv")
+    # a fitted model, and the same model "released" two years later (extrapolated trend)
+    m = models[models["name"] == "Sim-0020"].copy()
+    later = m.assign(name="Sim-0020-later", release_date="2027-06-01")
+    pd.concat([m, later]).to_csv(tmp_path / "m.csv", index=False)
+    s = scores[scores["model"] == "Sim-0020"]
+    pd.concat([s, s.assign(model="Sim-0020-later")]).to_csv(tmp_path / "s.csv", index=False)
+    capsys.readouterr()
+    assert main(["density", str(runs["linear"]), "--models", str(tmp_path / "m.csv"),
+                 "--scores", str(tmp_path / "s.csv"), "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    rows = {r["name"]: r for r in d["models"]}
+    assert set(rows) == {"Sim-0020", "Sim-0020-later"}
+    for r in rows.values():
+        assert {"name", "release_date", "neff", "density", "p_above_trend"} <= set(r)
+        assert r["density"]["lo"] <= r["density"]["median"] <= r["density"]["hi"]
+    # same scores, much later date: the model sits far below the extrapolated frontier
+    assert rows["Sim-0020-later"]["p_above_trend"] < rows["Sim-0020"]["p_above_trend"]
+    assert rows["Sim-0020-later"]["p_above_trend"] < 0.05
+
+
+def test_bad_scores_exit_nonzero_and_write_nothing(sim_dir, tmp_path, capsys):
+    data = tmp_path / "bad"
+    data.mkdir()
+    for f in (sim_dir / "data").iterdir():
+        (data / f.name).write_text(f.read_text())
+    s = pd.read_csv(data / "scores.csv")
+    s.loc[3, "score"] = 45.0  # a percent, not a fraction
+    s.to_csv(data / "scores.csv", index=False)
+    out = tmp_path / "run.nc"
+    rc = main(["fit", "--data", str(data), "--model", str(sim_dir / "linear.toml"), "--out", str(out)])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert "scores.csv" in err and "row 4" in err and "'score'" in err and "percent" in err
+    assert not out.exists() and not list(tmp_path.glob(".run.nc*"))
+
+
+def test_break_without_data_on_one_side(sim_dir, tmp_path, capsys):
+    spec = (sim_dir / "break.toml").read_text().replace('break_date = "2024-01-01"', 'break_date = "2021-01-01"')
+    (tmp_path / "b.toml").write_text(spec)
+    rc = main(["fit", "--data", str(sim_dir / "data"), "--model", str(tmp_path / "b.toml"),
+               "--out", str(tmp_path / "r.nc")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "break_date = 2021-01-01" in err and "0 model(s) before" in err
+    assert not (tmp_path / "r.nc").exists()
+
+
+def test_unknown_spec_and_missing_run(capsys):
+    assert main(["fit", "--model", "no_such_spec", "--out", "/tmp/x.nc"]) == 2
+    assert "shipped specs" in capsys.readouterr().err
+    assert main(["summary", "/nonexistent/run.nc"]) == 2
+    assert "no such run file" in capsys.readouterr().err

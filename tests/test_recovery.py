@@ -1,0 +1,98 @@
+"""Parameter recovery and calibration on data simulated from the model itself."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from bayes_density.fit import sample
+from bayes_density.simulate import simulate, synthetic_inputs
+from bayes_density.summaries import diagnostics, draws
+
+from .conftest import sim_spec
+
+
+def covered(x_draws, truth, prob=0.9):
+    lo, hi = np.quantile(x_draws, [(1 - prob) / 2, (1 + prob) / 2], axis=0)
+    return (lo <= truth) & (truth <= hi)
+
+
+def test_recovery_single_fit(simulated, simulated_fit):
+    inputs, truth, _ = simulated
+    tree = simulated_fit
+    diag = diagnostics(tree)
+    assert diag["rhat_max"] < 1.05, diag
+    assert diag["divergences"] <= 10, diag
+    # the trend slope and the loss-law exponent are inside their 90% intervals
+    assert covered(draws(tree, "slope"), truth["slope"]), (np.median(draws(tree, "slope")), truth["slope"])
+    assert covered(draws(tree, "alpha"), np.exp(truth["log_alpha"]))
+    # per-model densities: ~90% coverage (binomial: 60 models, >= 45 covered has p < 1e-3 to fail by chance)
+    cov = covered(draws(tree, "log_density"), truth["log_density"])
+    assert cov.sum() >= 45, f"{cov.sum()}/60 densities covered"
+    # link: 5 midpoints and slopes, at most one of each pair missed
+    assert covered(draws(tree, "link_mu"), truth["link_mu"]).sum() >= 4
+    assert covered(draws(tree, "link_kappa"), truth["link_kappa"]).sum() >= 4
+    # posterior medians of densities track the truth closely
+    med = np.median(draws(tree, "log_density"), axis=0)
+    assert np.corrcoef(med, truth["log_density"])[0, 1] > 0.97
+
+
+def _coverage_run(n_datasets, n_models, draws_, seed0):
+    hits = {"slope": [], "alpha": [], "density": [], "link_mu": []}
+    for s in range(n_datasets):
+        spec = sim_spec(draws=draws_, tune=draws_, seed=100 + s)
+        rng = np.random.default_rng(seed0 + s)
+        truth_in = {"slope": rng.normal(2.5, 0.7), "intercept": rng.normal(0, 0.5)}
+        inputs, truth = simulate(synthetic_inputs(n_models, seed=seed0 + s), spec, truth=truth_in, seed=seed0 + s)
+        tree = sample(inputs, spec, progress=False, log_likelihood=False)
+        hits["slope"].append(covered(draws(tree, "slope"), truth["slope"]))
+        hits["alpha"].append(covered(draws(tree, "alpha"), np.exp(truth["log_alpha"])))
+        hits["density"].extend(covered(draws(tree, "log_density"), truth["log_density"]))
+        hits["link_mu"].extend(covered(draws(tree, "link_mu"), truth["link_mu"]))
+    return {k: np.asarray(v, float) for k, v in hits.items()}
+
+
+def test_coverage_over_repeated_simulations():
+    """Fast version: 4 data sets; pooled per-model density and link coverage near 90%."""
+    hits = _coverage_run(4, 40, 300, seed0=200)
+    # 160 density intervals: a 90% rate gives 144 +- 4; below 130 would be p < 1e-4
+    assert hits["density"].mean() >= 0.8, hits["density"].mean()
+    assert hits["link_mu"].mean() >= 0.7, hits["link_mu"].mean()
+    assert hits["slope"].sum() >= 3
+
+
+@pytest.mark.slow
+def test_coverage_over_repeated_simulations_slow():
+    """40 data sets: slope coverage within the binomial band of 90%."""
+    hits = _coverage_run(40, 60, 500, seed0=1000)
+    n = len(hits["slope"])
+    lo, hi = stats.binom.ppf([0.005, 0.995], n, 0.9)
+    assert lo <= hits["slope"].sum() <= hi, hits["slope"].sum()
+    assert lo / n <= hits["alpha"].mean() <= hi / n + 0.1
+    assert 0.85 <= hits["density"].mean() <= 0.95
+
+
+@pytest.mark.slow
+def test_simulation_based_calibration():
+    """SBC (Talts et al. 2018): prior draws -> data -> posterior ranks are uniform."""
+    from bayes_density.model import build_model
+    import pymc as pm
+
+    n_sims, ranks = 60, {"slope": [], "intercept": [], "log_alpha": [], "frontier_sigma_u": []}
+    spec = sim_spec(draws=400, tune=400)
+    base = synthetic_inputs(40, seed=7)
+    model = build_model(base, spec)
+    prior = pm.sample_prior_predictive(draws=n_sims, model=model, random_seed=7)
+    free = [v.name for v in model.free_RVs if v.name != "log_density"]
+    for i in range(n_sims):
+        truth = {k: prior.prior[k].values.reshape(n_sims, -1)[i].squeeze() for k in free}
+        inputs, full = simulate(base, spec, truth=truth, seed=i)
+        tree = sample(inputs, spec, progress=False, log_likelihood=False)
+        for k in ranks:
+            d = draws(tree, k)[::4]
+            ranks[k].append(int(np.sum(d < float(truth[k]))))
+    for k, r in ranks.items():
+        counts = np.histogram(r, bins=5, range=(0, 200))[0]
+        p = stats.chisquare(counts).pvalue
+        assert p > 0.001, (k, counts)
