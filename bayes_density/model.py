@@ -32,8 +32,9 @@ zeta ~ x - x_a near the anchor and bends as the loss law flattens. kappa_b is
 benchmark b's slope per nat of log size at the anchor and mu_b its midpoint in
 nats from the anchor: the reference models pin both whatever alpha is, so the
 link does not trade off against alpha (it did on the raw loss axis). Priors:
-mu_b and log kappa_b hierarchical (shared mean and spread; centred, as each
-benchmark's scores pin its own value); ceilings h_b and log phi_b independent
+nu_b (the midpoint the curve would have with ceiling 1; mu_b follows from it
+and the ceiling) and log kappa_b hierarchical (shared mean and spread; centred,
+as each benchmark's scores pin its own value); ceilings h_b and log phi_b independent
 per benchmark (see priors.py for why); g_b is the chance floor.
 
 Trend (f: :mod:`bayes_density.trend`)::
@@ -128,9 +129,20 @@ def changepoint_bounds(spec: ModelSpec, inputs: ModelInputs) -> tuple[float, flo
     return float(lo), float(hi)
 
 
-def trend_params(spec: ModelSpec, inputs: ModelInputs) -> dict:
-    """Trend parameters as model variables, keyed as :func:`trend_value` expects."""
-    p = {"intercept": _rv("intercept", spec), "slope": _rv("slope", spec)}
+def trend_params(spec: ModelSpec, inputs: ModelInputs, frontier_offset=None) -> dict:
+    """Trend parameters as model variables, keyed as :func:`trend_value` expects.
+
+    With ``frontier_offset`` (= E[u] = sigma_u sqrt(2/pi)) the sampled level is the
+    mean log density at t0 (``intercept_mean``, what the data pin) and the frontier
+    intercept is derived: intercept = intercept_mean + E[u]. Sampling the frontier
+    intercept itself left it on a ridge with sigma_u.
+    """
+    if frontier_offset is None:
+        intercept = _rv("intercept", spec)
+    else:
+        level = _rv("intercept_mean", spec, prior_name="intercept")
+        intercept = pm.Deterministic("intercept", level + frontier_offset)
+    p = {"intercept": intercept, "slope": _rv("slope", spec)}
     if spec.trend in ("break", "changepoint"):
         p["slope_change"] = _rv("slope_change", spec)
         p["slope_after"] = pm.Deterministic("slope_after", p["slope"] + p["slope_change"])
@@ -174,12 +186,13 @@ def build_model(inputs: ModelInputs, spec: ModelSpec) -> pm.Model:
                         observed=np.log(inputs.loss), dims="loss_point")
 
         # ---- trend and latent log densities ----
-        tp = trend_params(spec, inputs)
-        f_model = trend_value(pt.as_tensor_variable(inputs.t), spec.trend, tp, xp=pt)
         if spec.frontier:
             sigma_v, sigma_u = _rv("frontier_sigma_v", spec), _rv("frontier_sigma_u", spec)
+            tp = trend_params(spec, inputs, frontier_offset=sigma_u * math.sqrt(2 / math.pi))
         else:
             sigma_v, sigma_u = _rv("trend_sigma", spec), pt.as_tensor_variable(0.0)
+            tp = trend_params(spec, inputs)
+        f_model = trend_value(pt.as_tensor_variable(inputs.t), spec.trend, tp, xp=pt)
         r = pm.CustomDist("log_density", f_model, sigma_v, sigma_u,
                           logp=latent_logp, random=latent_random, dims="model")
         x_model = pm.Deterministic("log_neff", inputs.log_params + r, dims="model")
@@ -195,12 +208,16 @@ def build_model(inputs: ModelInputs, spec: ModelSpec) -> pm.Model:
         zeta_u = zeta(pt.concatenate(parts), alpha, x_a)
 
         # ---- benchmark link ----
-        mu = _hierarchical("link_mu", spec)
-        kappa = pm.Deterministic("link_kappa", pt.exp(_hierarchical("link_log_kappa", spec)),
-                                 dims="benchmark")
-        eta = _rv("link_ceiling_logit", spec, dims="benchmark")
+        # Sampled as (nu_b, kappa_b, eta_b): nu_b is the midpoint the curve would have
+        # with its ceiling at 1, which is what scores far below the ceiling pin; the
+        # midpoint mu_b = nu_b + log((h_b - g_b)/(1 - g_b)) / kappa_b follows. With mu_b
+        # sampled directly, mu_b and the ceiling traded off along a ridge.
         g = pt.as_tensor_variable(inputs.chance)
+        nu = _hierarchical("link_nu", spec)
+        kappa = pm.Deterministic("link_kappa", pt.exp(_hierarchical("link_log_kappa", spec)), dims="benchmark")
+        eta = _rv("link_ceiling_logit", spec, dims="benchmark")
         h = pm.Deterministic("ceiling", g + (1.0 - g) * pm.math.sigmoid(eta), dims="benchmark")
+        mu = pm.Deterministic("link_mu", nu + pt.log(pm.math.sigmoid(eta)) / kappa, dims="benchmark")
         phi = pm.Deterministic("phi", pt.exp(_rv("log_phi", spec, dims="benchmark")), dims="benchmark")
 
         u, b = inputs.obs_unit, inputs.obs_bench

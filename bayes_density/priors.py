@@ -35,10 +35,12 @@ PRIORS = MappingProxyType(
         # ---- benchmark link  p = g + (h - g) sigmoid(kappa_b (zeta - mu_b)) ----
         # zeta: loss axis in nats of log size at the anchor (the reference models'
         # mean size, ~25B for Llama-1/2). mu_b: benchmark b's midpoint in nats from
-        # the anchor; shared mean N(1, 2) covers benchmarks half-solved by 3B to 200B
-        # models, and the spread between benchmarks is of the same order.
-        "link_mu_mu": ("normal", (1.0, 2.0)),
-        "link_mu_tau": ("halfnormal", (2.0,)),
+        # the anchor, sampled as nu_b = mu_b - log((h_b - g_b)/(1 - g_b)) / kappa_b (the
+        # midpoint with the ceiling at 1; a ceiling of 0.95 moves it by < 0.1 nat).
+        # Shared mean N(1, 2) covers benchmarks half-solved by 3B to 200B models, and
+        # the spread between benchmarks is of the same order.
+        "link_nu_mu": ("normal", (1.0, 2.0)),
+        "link_nu_tau": ("halfnormal", (2.0,)),
         # kappa_b: logit change per nat (factor e) of effective size. Llama-1 7B -> 65B
         # moves MMLU by about 2 logits over ~2.2 nats: log kappa ~ N(log 1, 0.75).
         "link_log_kappa_mu": ("normal", (0.0, 0.75)),
@@ -57,7 +59,9 @@ PRIORS = MappingProxyType(
         # slope A (per year, natural log). The paper's 0.0073/day is 2.7/yr; N(0, 3)
         # allows no growth, shrinkage, or doubling every ~1 month, symmetric about 0.
         "slope": ("normal", (0.0, 3.0)),
-        # intercept: log density at the centre date (t = 0) relative to the reference.
+        # intercept: log density at the centre date (t = 0) relative to the reference:
+        # of the trend line (mean form) or of the models' mean (frontier form, where
+        # the frontier lies E[u] = sigma_u sqrt(2/pi) above it; see model.trend_params).
         "intercept": ("normal", (0.0, 2.0)),
         # Mean form: sd of log density around the trend (nats); a factor e^1 spread
         # between models of one date is typical.
