@@ -96,3 +96,13 @@ def test_simulation_based_calibration():
         counts = np.histogram(r, bins=5, range=(0, 200))[0]
         p = stats.chisquare(counts).pvalue
         assert p > 0.001, (k, counts)
+
+
+def test_same_seed_same_draws():
+    spec = sim_spec(draws=100, tune=100, chains=2, seed=4)
+    inputs, _ = simulate(synthetic_inputs(20, seed=4), spec, seed=4)
+    a = sample(inputs, spec, progress=False, log_likelihood=False)
+    b = sample(inputs, spec, progress=False, log_likelihood=False)
+    c = sample(inputs, spec.replace(seed=5), progress=False, log_likelihood=False)
+    np.testing.assert_array_equal(a.posterior["log_density"].values, b.posterior["log_density"].values)
+    assert not np.array_equal(a.posterior["log_density"].values, c.posterior["log_density"].values)
