@@ -1,0 +1,56 @@
+"""Placing models under a fitted posterior (no refit), and leave-future-out scoring."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from bayes_density.comparison import lfo
+from bayes_density.placement import place_models
+from bayes_density.summaries import draws
+
+
+def _tables(inputs, names):
+    idx = [inputs.models.index(n) for n in names]
+    models = pd.DataFrame({"name": names, "release_date": [inputs.release_dates[n] for n in names],
+                           "params": np.exp(inputs.log_params[idx]), "active_params": np.nan})
+    rows = []
+    for i, n in zip(idx, names):
+        sel = inputs.obs_unit == i
+        for b, k, nn in zip(inputs.obs_bench[sel], inputs.obs_k[sel], inputs.obs_n[sel]):
+            rows.append({"model": n, "benchmark": inputs.benchmarks[b], "score": k / nn})
+    return models, pd.DataFrame(rows)
+
+
+def test_placing_a_fitted_model_reproduces_its_posterior(simulated, simulated_fit):
+    inputs, truth, _ = simulated
+    names = inputs.models[10:16]
+    models, scores = _tables(inputs, names)
+    placed = place_models(simulated_fit, models, scores, seed=1).set_index("name")
+    post = draws(simulated_fit, "log_density")
+    for n in names:
+        j = inputs.models.index(n)
+        # same data, same trend prior: the one-model update matches the joint posterior
+        assert abs(placed.loc[n, "log_density"] - np.median(post[:, j])) < 0.1, n
+        lo, hi = placed.loc[n, "density"]["lo"], placed.loc[n, "density"]["hi"]
+        qlo, qhi = np.exp(np.quantile(post[:, j], [0.05, 0.95]))
+        assert abs(np.log(lo / qlo)) < 0.15 and abs(np.log(hi / qhi)) < 0.15
+
+
+def test_placement_errors_on_models_without_fitted_benchmarks(simulated, simulated_fit):
+    inputs, _, _ = simulated
+    models, scores = _tables(inputs, inputs.models[:1])
+    scores["benchmark"] = "NotFitted"
+    try:
+        place_models(simulated_fit, models, scores)
+    except ValueError as e:
+        assert "no scores on the fitted benchmarks" in str(e)
+    else:
+        raise AssertionError("expected a ValueError")
+
+
+def test_leave_future_out_scores_the_latest_models(simulated_fit):
+    d = lfo(simulated_fit, n_blocks=1, min_share=0.8, draws=150, chains=2)
+    assert len(d) == 12 and np.all(np.isfinite(d["elpd"]))
+    t = simulated_fit.constant_data["t"].to_numpy()
+    assert d["t"].min() >= np.quantile(t, 0.75)
