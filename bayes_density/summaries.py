@@ -41,6 +41,13 @@ def _row(name: str, x: np.ndarray, prob: float, unit: str) -> dict:
     return {"quantity": name, "median": float(med), "lo": float(lo), "hi": float(hi), "unit": unit}
 
 
+def _doubling_row(name: str, slope: np.ndarray, prob: float, per_year: float, unit: str) -> dict:
+    """Doubling-time quantiles as ln 2 / slope quantiles (monotone), inf where the slope is <= 0."""
+    qs = np.quantile(slope, [(1 + prob) / 2, 0.5, (1 - prob) / 2])  # high slope = short doubling
+    lo, med, hi = (float(doubling_from_slope(q) * per_year) for q in qs)
+    return {"quantity": name, "median": med, "lo": lo, "hi": hi, "unit": unit}
+
+
 def slope_draws(tree: xr.DataTree) -> dict[str, np.ndarray]:
     """Trend slope draws (natural log per year) per period: 'all', or 'before'/'after' a break."""
     trend = tree.attrs.get("trend", "linear")
@@ -62,12 +69,11 @@ def trend_table(tree: xr.DataTree, prob: float = 0.9) -> pd.DataFrame:
     """Slope A (per day, per year) and doubling time (days, months) per period, with intervals."""
     rows = []
     for period, s in slope_draws(tree).items():
-        dt = doubling_from_slope(s)
         for r in (
             _row("A_per_day", s / DAYS_PER_YEAR, prob, "1/day"),
             _row("A_per_year", s, prob, "1/year"),
-            _row("doubling_time_days", dt * DAYS_PER_YEAR, prob, "days"),
-            _row("doubling_time_months", dt * MONTHS_PER_YEAR, prob, "months"),
+            _doubling_row("doubling_time_days", s, prob, DAYS_PER_YEAR, "days"),
+            _doubling_row("doubling_time_months", s, prob, MONTHS_PER_YEAR, "months"),
         ):
             rows.append({"period": period, **r})
     if tree.attrs.get("trend") in ("break", "changepoint"):

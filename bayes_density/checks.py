@@ -1,0 +1,504 @@
+"""Model checks on a fitted run: posterior predictive, LOO-PIT, Pareto-k, residuals, priors.
+
+Everything here reads the run's DataTree only (posterior, constant_data,
+observed_data, log_likelihood), so ``bayes-density check RUN.nc`` works on a
+saved file. The run does not store a posterior predictive; it is recomputed
+from the posterior with the model's link (see :mod:`bayes_density.model`)::
+
+    x_u     = log_neff (fitted models), ref_log_params + ref_log_density (references),
+              target_log_neff (targets)                      -- units in obs_unit order
+    zeta_u  = (1 - exp(-alpha (x_u - x_a))) / alpha,   x_a = mean(ref_log_params)
+    p_o     = g_b + (h_b - g_b) sigmoid(kappa_b (zeta_u - mu_b))
+    k_o     ~ BetaBinomial(n_o, p_o phi_b, (1 - p_o) phi_b)
+
+Checks (all on the score likelihood ``k``):
+
+- LOO-PIT (ArviZ ``loo_pit``; discrete ties randomised): uniform on [0, 1]
+  when the model predicts held-out scores well. ``loo_pit_ks_p`` is the
+  Kolmogorov-Smirnov p-value against the uniform.
+- Pareto-k of PSIS-LOO (``az.loo``): above 0.7 the LOO estimate for that
+  score is unreliable (a score with high leverage on its own model's density).
+- Standardised residuals z = (observed - predictive mean) / predictive sd,
+  per score, from the posterior predictive.
+- Prior predictive (implied score ranges per benchmark) and power-scaling
+  prior sensitivity (``psense_summary``) rebuild the PyMC model from the run;
+  they need the current model code to match the run's variables.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from pathlib import Path
+
+import arviz as az
+import numpy as np
+import pandas as pd
+import xarray as xr
+from scipy import stats
+
+from .summaries import convergence_problems, diagnostics
+
+SAMPLE_DIMS = ("chain", "draw")
+PARETO_K_BAD = 0.7
+KS_P_WARN = 0.01  # LOO-PIT KS p-value below which calibration is flagged
+Z_LARGE = 3.0  # |standardised residual| counted as large
+LARGE_SHARE_WARN = 0.03  # share of scores with |z| > 3 above which the fit is flagged
+# priors power-scaled together in the sensitivity check (names in bayes_density.priors)
+TREND_PRIORS = ("intercept", "intercept_mean", "slope", "slope_change", "jump", "trend_sigma",
+                "frontier_sigma_v", "frontier_sigma_u", "changepoint")
+LINK_PRIORS = ("link_nu_mu", "link_nu_tau", "link_log_kappa_mu", "link_log_kappa_tau", "link_ceiling_logit",
+               "log_phi")
+# posterior quantities whose sensitivity is reported
+SENSITIVITY_VARS = ("slope", "slope_after", "intercept", "link_kappa", "link_mu", "ceiling")
+
+
+# ---------------------------------------------------------------------------
+# posterior predictive
+# ---------------------------------------------------------------------------
+
+def _post(tree: xr.DataTree, name: str) -> xr.DataArray:
+    return tree.posterior[name].transpose("chain", "draw", ...)
+
+
+def unit_log_neff(tree: xr.DataTree) -> xr.DataArray:
+    """Log effective size x per unit (models, then references, then targets): (chain, draw, unit)."""
+    const = tree.constant_data
+    parts = [_post(tree, "log_neff").rename(model="unit").to_numpy()]
+    ref_x = const["ref_log_params"].to_numpy()[None, None, :] + _post(tree, "ref_log_density").to_numpy()
+    parts.append(ref_x)
+    names = list(const["model"].to_numpy().astype(str)) + list(const["reference"].to_numpy().astype(str))
+    if "target_log_neff" in tree.posterior:
+        parts.append(_post(tree, "target_log_neff").to_numpy())
+        names += list(tree.posterior["target"].to_numpy().astype(str))
+    x = np.concatenate(parts, axis=-1)
+    post = tree.posterior
+    return xr.DataArray(x, dims=("chain", "draw", "unit"),
+                        coords={"chain": post["chain"], "draw": post["draw"], "unit": names})
+
+
+def predicted_p(tree: xr.DataTree) -> xr.DataArray:
+    """Expected score p per (chain, draw, obs) from the link (before beta-binomial noise)."""
+    const = tree.constant_data
+    x = unit_log_neff(tree).to_numpy()
+    u = const["obs_unit"].to_numpy().astype(int)
+    b = const["obs_bench"].to_numpy().astype(int)
+    if u.max(initial=-1) >= x.shape[-1]:
+        raise ValueError(f"obs_unit refers to unit {u.max()} but the posterior has {x.shape[-1]} units")
+    alpha = _post(tree, "alpha").to_numpy()[..., None]
+    x_a = float(np.mean(const["ref_log_params"].to_numpy()))
+    zeta = -np.expm1(-alpha * (x - x_a)) / alpha  # (C, D, U)
+    g = const["chance"].to_numpy()[b]
+    h = _post(tree, "ceiling").to_numpy()[..., b]
+    kappa = _post(tree, "link_kappa").to_numpy()[..., b]
+    mu = _post(tree, "link_mu").to_numpy()[..., b]
+    p = g + (h - g) * _sigmoid(kappa * (zeta[..., u] - mu))
+    p = np.clip(p, 1e-6, 1 - 1e-6)
+    post = tree.posterior
+    return xr.DataArray(p, dims=("chain", "draw", "obs"),
+                        coords={"chain": post["chain"], "draw": post["draw"], "obs": const["obs"]}, name="p")
+
+
+def _sigmoid(z):
+    return 0.5 * (1.0 + np.tanh(0.5 * z))  # stable for large |z|
+
+
+def posterior_predictive(tree: xr.DataTree, seed: int | None = 0) -> xr.DataArray:
+    """Replicated score counts ``k`` per (chain, draw, obs), drawn from the posterior with numpy.
+
+    For each posterior draw: p from the link, q ~ Beta(p phi, (1 - p) phi),
+    k ~ Binomial(n, q) (a beta-binomial draw). Returns a DataArray named ``k``
+    with the run's obs coordinate; :func:`with_posterior_predictive` puts it in
+    a ``posterior_predictive`` group.
+    """
+    rng = np.random.default_rng(seed)
+    const = tree.constant_data
+    p = predicted_p(tree)
+    b = const["obs_bench"].to_numpy().astype(int)
+    n = const["obs_n"].to_numpy().astype(np.int64)
+    phi = _post(tree, "phi").to_numpy()[..., b]
+    pv = p.to_numpy()
+    q = rng.beta(pv * phi, (1 - pv) * phi)
+    k = rng.binomial(np.broadcast_to(n, q.shape), q)
+    return xr.DataArray(k.astype(np.int64), dims=p.dims, coords=p.coords, name="k")
+
+
+def predictive_moments(tree: xr.DataTree) -> tuple[np.ndarray, np.ndarray]:
+    """Exact posterior predictive mean and sd of ``k`` per obs (mixture of beta-binomials over draws)."""
+    const = tree.constant_data
+    b = const["obs_bench"].to_numpy().astype(int)
+    n = const["obs_n"].to_numpy().astype(float)
+    p = predicted_p(tree).to_numpy()
+    phi = _post(tree, "phi").to_numpy()[..., b]
+    m = n * p
+    v = n * p * (1 - p) * (phi + n) / (phi + 1)
+    mean = m.mean(axis=(0, 1))
+    var = v.mean(axis=(0, 1)) + m.var(axis=(0, 1))
+    return mean, np.sqrt(var)
+
+
+def with_posterior_predictive(tree: xr.DataTree, seed: int | None = 0,
+                              pp: xr.DataArray | None = None) -> xr.DataTree:
+    """A shallow copy of the run with a ``posterior_predictive`` group (``k``) added."""
+    pp = posterior_predictive(tree, seed) if pp is None else pp
+    out = tree.copy()
+    out["posterior_predictive"] = xr.DataTree(xr.Dataset({"k": pp}))
+    return out
+
+
+# ---------------------------------------------------------------------------
+# LOO, LOO-PIT, residuals
+# ---------------------------------------------------------------------------
+
+def pareto_k(tree: xr.DataTree) -> np.ndarray:
+    """PSIS-LOO Pareto-k per score observation."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        loo = az.loo(tree, var_name="k", pointwise=True)
+    return np.asarray(loo.pareto_k).ravel()
+
+
+def loo_pit(tree: xr.DataTree, pp: xr.DataArray | None = None, seed: int | None = 0) -> np.ndarray:
+    """LOO-PIT value per score observation (ArviZ ``loo_pit``; ties randomised with ``seed``)."""
+    t = with_posterior_predictive(tree, seed, pp)
+    t = xr.DataTree.from_dict({
+        "posterior": t.posterior.to_dataset(),
+        "posterior_predictive": t.posterior_predictive.to_dataset(),
+        "log_likelihood": t.log_likelihood.to_dataset()[["k"]],
+        "observed_data": t.observed_data.to_dataset()[["k"]],
+    })
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pit = az.loo_pit(t, var_names="k", random_state=0 if seed is None else seed)
+    return np.asarray(pit["k"]).ravel()
+
+
+def uniformity(pit: np.ndarray) -> dict:
+    """KS test of PIT values against U(0, 1), and the share outside the central 90% / 98%."""
+    pit = np.asarray(pit, float)
+    pit = pit[np.isfinite(pit)]
+    ks = stats.kstest(pit, "uniform")
+    return {
+        "loo_pit_ks_stat": float(ks.statistic),
+        "loo_pit_ks_p": float(ks.pvalue),
+        "loo_pit_share_outside_90": float(np.mean((pit < 0.05) | (pit > 0.95))),
+        "loo_pit_share_outside_98": float(np.mean((pit < 0.01) | (pit > 0.99))),
+        "loo_pit_n": int(pit.size),
+    }
+
+
+def obs_table(tree: xr.DataTree, pp: xr.DataArray | None = None, pit: np.ndarray | None = None,
+              kvals: np.ndarray | None = None) -> pd.DataFrame:
+    """One row per score: unit, benchmark, harness, observed and predicted score (fraction), z, PIT, Pareto-k."""
+    const = tree.constant_data
+    n = const["obs_n"].to_numpy().astype(float)
+    k = tree.observed_data["k"].to_numpy().astype(float)
+    mean, sd = predictive_moments(tree)
+    benches = np.asarray(const["benchmark"].to_numpy().astype(str))
+    n_models = int(const.sizes.get("model", 0))
+    n_refs = int(const.sizes.get("reference", 0))
+    u = const["obs_unit"].to_numpy().astype(int)
+    kind = np.where(u < n_models, "model", np.where(u < n_models + n_refs, "reference", "target"))
+    df = pd.DataFrame({
+        "obs": const["obs"].to_numpy(),
+        "model": const["obs_unit_name"].to_numpy().astype(str),
+        "unit_kind": kind,
+        "benchmark": benches[const["obs_bench"].to_numpy().astype(int)],
+        "harness": const["obs_harness"].to_numpy().astype(str) if "obs_harness" in const else "",
+        "n_items": n.astype(int),
+        "observed": k / n,
+        "predicted_mean": mean / n,
+        "predicted_sd": sd / n,
+        "z": (k - mean) / np.where(sd > 0, sd, np.nan),
+    })
+    if pp is not None:
+        lo, hi = np.quantile(pp.to_numpy().reshape(-1, pp.shape[-1]), [0.05, 0.95], axis=0)
+        df["predicted_lo"] = lo / n
+        df["predicted_hi"] = hi / n
+    if pit is not None:
+        df["loo_pit"] = pit
+    if kvals is not None:
+        df["pareto_k"] = kvals
+    return df
+
+
+def worst_residuals(table: pd.DataFrame, top: int = 10) -> pd.DataFrame:
+    """The ``top`` scores with the largest |z|, one tidy row each."""
+    cols = [c for c in ("model", "benchmark", "harness", "observed", "predicted_mean", "predicted_sd", "z",
+                        "loo_pit", "pareto_k") if c in table]
+    order = table["z"].abs().sort_values(ascending=False).index[:top]
+    return table.loc[order, cols].reset_index(drop=True)
+
+
+def ppc_by_benchmark(table: pd.DataFrame) -> pd.DataFrame:
+    """Per benchmark: mean observed vs predicted score, residual spread, 90% interval coverage."""
+    rows = []
+    for b, g in table.groupby("benchmark", sort=False):
+        row = {
+            "benchmark": b,
+            "n_scores": int(len(g)),
+            "observed_mean": float(g["observed"].mean()),
+            "predicted_mean": float(g["predicted_mean"].mean()),
+            "observed_sd": float(g["observed"].std(ddof=0)),
+            "predicted_sd_mean": float(g["predicted_sd"].mean()),
+            "rmse": float(np.sqrt(np.mean((g["observed"] - g["predicted_mean"]) ** 2))),
+            "z_sd": float(g["z"].std(ddof=0)),
+            "n_abs_z_gt_3": int((g["z"].abs() > Z_LARGE).sum()),
+        }
+        if "predicted_lo" in g:
+            row["coverage_90"] = float(np.mean((g["observed"] >= g["predicted_lo"]) & (g["observed"] <= g["predicted_hi"])))
+        if "loo_pit" in g:
+            row["loo_pit_ks_p"] = float(stats.kstest(g["loo_pit"].dropna(), "uniform").pvalue) if len(g) > 1 else float("nan")
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------------------
+# prior predictive and prior sensitivity (rebuild the model from the run)
+# ---------------------------------------------------------------------------
+
+def _rebuild(tree: xr.DataTree):
+    from .fit import inputs_from_tree, spec_of
+    from .model import build_model
+
+    inputs = inputs_from_tree(tree)
+    spec = spec_of(tree)
+    return inputs, spec, build_model(inputs, spec)
+
+
+def prior_predictive(tree: xr.DataTree, draws: int = 500, seed: int = 0) -> pd.DataFrame:
+    """Implied score ranges per benchmark under the prior (``pm.sample_prior_predictive``).
+
+    Scores (k / n) of all observations under prior draws, pooled per benchmark:
+    quantiles, the share at the chance floor (within 0.02) and above 0.95, next
+    to the observed range. A prior whose scores cover the observed range
+    without piling up at 0/1 is weakly informative on the score scale.
+    """
+    import pymc as pm
+
+    inputs, spec, model = _rebuild(tree)
+    with model, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        prior = pm.sample_prior_predictive(draws=draws, var_names=["k"], random_seed=seed)
+    k = prior.prior_predictive["k"] if "prior_predictive" in prior.children else prior["prior_predictive"]["k"]
+    s = k.to_numpy().reshape(-1, inputs.n_obs) / inputs.obs_n[None, :]
+    obs = inputs.obs_k / inputs.obs_n
+    rows = []
+    for bi, name in enumerate(inputs.benchmarks):
+        sel = inputs.obs_bench == bi
+        if not sel.any():
+            continue
+        x = s[:, sel].ravel()
+        q = np.quantile(x, [0.05, 0.25, 0.5, 0.75, 0.95])
+        rows.append({
+            "benchmark": name, "chance": float(inputs.chance[bi]),
+            "prior_q05": q[0], "prior_q25": q[1], "prior_median": q[2], "prior_q75": q[3], "prior_q95": q[4],
+            "prior_share_at_floor": float(np.mean(x < inputs.chance[bi] + 0.02)),
+            "prior_share_above_95": float(np.mean(x > 0.95)),
+            "observed_min": float(obs[sel].min()), "observed_max": float(obs[sel].max()),
+            "observed_in_prior_90": float(np.mean((obs[sel] >= q[0]) & (obs[sel] <= q[4]))),
+        })
+    return pd.DataFrame(rows)
+
+
+def prior_sensitivity(tree: xr.DataTree, var_names=SENSITIVITY_VARS) -> pd.DataFrame:
+    """Power-scaling sensitivity (ArviZ ``psense_summary``) of the trend and link results.
+
+    Two rows per quantity element: the trend priors power-scaled together
+    (``priors = "trend"``) and the link priors (``priors = "link"``), each
+    against the whole likelihood (scores and, in joint mode, loss points).
+    Sensitivity above 0.05 marks an informative prior; with likelihood
+    sensitivity also above 0.05, a prior-data conflict.
+    """
+    import pymc as pm
+
+    _, _, model = _rebuild(tree)
+    free = [rv.name for rv in model.free_RVs]
+    missing = [v for v in free if v not in tree.posterior]
+    if missing:
+        raise ValueError(f"the run's posterior lacks {missing}: it was fitted with another version of the model")
+    t = xr.DataTree.from_dict({"posterior": tree.posterior.to_dataset()})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pm.compute_log_prior(t, model=model, progressbar=False)
+        pm.compute_log_likelihood(t, model=model, progressbar=False)
+    names = [v for v in var_names if v in tree.posterior]
+    out = []
+    for label, group in (("trend", TREND_PRIORS), ("link", LINK_PRIORS)):
+        priors = [v for v in group if v in t.log_prior]
+        if not priors:
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import logging
+
+            logging.getLogger("arviz_stats.psense").setLevel(logging.ERROR)
+            df = az.psense_summary(t, var_names=names, prior_var_names=priors)
+        df = df.reset_index(names="quantity")
+        df.insert(0, "priors", label)
+        out.append(df)
+    return pd.concat(out, ignore_index=True) if out else pd.DataFrame()
+
+
+# ---------------------------------------------------------------------------
+# the check report
+# ---------------------------------------------------------------------------
+
+def _records(df: pd.DataFrame) -> list[dict]:
+    return json.loads(df.to_json(orient="records", double_precision=6))
+
+
+def check_dict(tree: xr.DataTree, figdir: str | Path | None = None, seed: int = 0, top: int = 10,
+               sensitivity: bool = True, prior_draws: int = 300) -> dict:
+    """All checks of one run as plain numbers (JSON-ready).
+
+    Keys: ``loo_pit_ks_p`` (and KS statistic, tail shares), ``pareto_k_max``,
+    ``n_pareto_k_bad`` (k > 0.7), ``rhat_max``, ``divergences`` (and the rest of
+    :func:`bayes_density.summaries.diagnostics`), ``n_abs_z_gt_3``,
+    ``worst_residuals`` (top rows), ``ppc_by_benchmark``, ``calibration_ok``,
+    ``warnings`` (each with what to try); with ``sensitivity``, also
+    ``prior_sensitivity`` and ``prior_predictive`` (or ``sensitivity_error``
+    when the model cannot be rebuilt); with ``figdir``, PNG figures written
+    there and listed under ``figures``.
+    """
+    diag = diagnostics(tree)
+    pp = posterior_predictive(tree, seed)
+    kvals = pareto_k(tree)
+    pit = loo_pit(tree, pp, seed)
+    uni = uniformity(pit)
+    table = obs_table(tree, pp, pit, kvals)
+    n_large = int((table["z"].abs() > Z_LARGE).sum())
+    share_large = n_large / max(len(table), 1)
+    n_bad = int(np.sum(kvals > PARETO_K_BAD))
+    out = {
+        "model_name": tree.attrs.get("model_name"),
+        "trend": tree.attrs.get("trend"),
+        "n_scores": int(len(table)),
+        **uni,
+        "pareto_k_max": float(np.nanmax(kvals)),
+        "n_pareto_k_bad": n_bad,
+        "n_abs_z_gt_3": n_large,
+        "share_abs_z_gt_3": float(share_large),
+        **diag,
+    }
+    warn = list(convergence_problems(diag))
+    if uni["loo_pit_ks_p"] < KS_P_WARN:
+        shape = _pit_shape(pit)
+        warn.append(
+            f"LOO-PIT is not uniform (KS p = {uni['loo_pit_ks_p']:.2g}, {shape}): held-out scores are "
+            "mis-predicted; look at the PPC per benchmark and the worst residuals, and try a more flexible "
+            "link (ceiling/floor priors), per-harness offsets, or dropping the worst-fitting benchmark")
+    if share_large > LARGE_SHARE_WARN:
+        warn.append(
+            f"{n_large} of {len(table)} scores ({100 * share_large:.1f}%) lie more than {Z_LARGE:g} predictive sd "
+            "from the prediction: the beta-binomial spread (phi) or the link shape does not fit; check those "
+            "models' harnesses and sources for errors or contamination")
+    if n_bad:
+        warn.append(
+            f"{n_bad} scores have Pareto k > {PARETO_K_BAD} (max {out['pareto_k_max']:.2f}): PSIS-LOO is "
+            "unreliable for them (often models with one or two scores, which alone set their density); "
+            "treat LOO comparisons with care, or use K-fold / leave-future-out (bayes-density compare --lfo)")
+    out["calibration_ok"] = bool(uni["loo_pit_ks_p"] >= KS_P_WARN and share_large <= LARGE_SHARE_WARN)
+    out["worst_residuals"] = _records(worst_residuals(table, top))
+    out["ppc_by_benchmark"] = _records(ppc_by_benchmark(table))
+    if sensitivity:
+        try:
+            ps = prior_sensitivity(tree)
+            out["prior_sensitivity"] = _records(ps)
+            flagged = ps[ps["diagnosis"] != "✓"] if len(ps) else ps
+            for _, r in flagged.iterrows():
+                if r["quantity"].split("[")[0] in ("slope", "slope_after", "intercept"):
+                    warn.append(f"prior sensitivity: {r['quantity']} under the {r['priors']} priors: "
+                                f"{r['diagnosis']} (prior {r['prior']:.3f}, likelihood {r['likelihood']:.3f}); "
+                                "refit with wider/narrower priors in the spec's [priors] table and compare")
+            out["prior_predictive"] = _records(prior_predictive(tree, draws=prior_draws, seed=seed))
+        except Exception as e:  # noqa: BLE001 - the other checks stand on their own
+            out["sensitivity_error"] = f"{type(e).__name__}: {e}"
+    out["warnings"] = warn
+    if figdir is not None:
+        out["figures"] = write_figures(tree, figdir, pp=pp, pit=pit, table=table)
+    return out
+
+
+def _pit_shape(pit: np.ndarray) -> str:
+    pit = np.asarray(pit, float)
+    tails = np.mean((pit < 0.05) | (pit > 0.95))
+    if tails > 0.15:
+        return f"{100 * tails:.0f}% in the outer 10%: predictive intervals too narrow"
+    if tails < 0.05:
+        return f"only {100 * tails:.0f}% in the outer 10%: predictive intervals too wide"
+    m = float(np.mean(pit))
+    return f"mean PIT {m:.2f}: scores {'above' if m > 0.5 else 'below'} the prediction on average"
+
+
+def write_figures(tree: xr.DataTree, figdir: str | Path, pp=None, pit=None, table=None) -> list[str]:
+    """PPC per benchmark and LOO-PIT as PNG files in ``figdir``; returns their paths."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    from . import plots
+
+    figdir = Path(figdir)
+    figdir.mkdir(parents=True, exist_ok=True)
+    pp = posterior_predictive(tree) if pp is None else pp
+    pit = loo_pit(tree, pp) if pit is None else pit
+    table = obs_table(tree, pp, pit) if table is None else table
+    paths = []
+    for name, fig in (("ppc_by_benchmark.png", plots.ppc_by_benchmark(tree, table=table)),
+                      ("loo_pit.png", plots.loo_pit_plot(pit, tree=tree, table=table))):
+        path = figdir / name
+        fig.savefig(path, dpi=110, bbox_inches="tight")
+        plt.close(fig)
+        paths.append(str(path))
+    return paths
+
+
+def format_checks(d: dict) -> str:
+    """Plain-text rendering of :func:`check_dict`."""
+    lines = [
+        f"Model checks: {d.get('model_name')} (trend {d.get('trend')}, {d.get('n_scores')} scores)",
+        f"  LOO-PIT KS p         {d['loo_pit_ks_p']:.3g}  (stat {d['loo_pit_ks_stat']:.3f}; "
+        f"{100 * d['loo_pit_share_outside_90']:.1f}% outside the central 90%, nominal 10%)",
+        f"  Pareto k max         {d['pareto_k_max']:.2f}  ({d['n_pareto_k_bad']} > {PARETO_K_BAD})",
+        f"  |z| > {Z_LARGE:g}             {d['n_abs_z_gt_3']}  ({100 * d['share_abs_z_gt_3']:.1f}% of scores)",
+        f"  R-hat max            {d['rhat_max']:.3f}  ({d.get('rhat_max_var')})",
+        f"  divergences          {d['divergences']}",
+        f"  bulk ESS min         {d['ess_bulk_min']:.0f}  ({d.get('ess_bulk_min_var')})",
+        f"  calibration ok       {d['calibration_ok']}",
+        "",
+        "Posterior predictive by benchmark (scores as fractions):",
+        f"  {'benchmark':<16} {'n':>5} {'obs mean':>9} {'pred mean':>9} {'rmse':>7} {'z sd':>6} "
+        f"{'cov90':>6} {'|z|>3':>6}",
+    ]
+    for r in d["ppc_by_benchmark"]:
+        lines.append(f"  {r['benchmark']:<16} {r['n_scores']:>5d} {r['observed_mean']:>9.3f} "
+                     f"{r['predicted_mean']:>9.3f} {r['rmse']:>7.3f} {r['z_sd']:>6.2f} "
+                     f"{r.get('coverage_90', float('nan')):>6.2f} {r['n_abs_z_gt_3']:>6d}")
+    lines += ["", "Largest standardised residuals:",
+              f"  {'model':<28} {'benchmark':<14} {'harness':<14} {'obs':>6} {'pred':>6} {'sd':>6} {'z':>6}"]
+    for r in d["worst_residuals"]:
+        lines.append(f"  {str(r['model'])[:28]:<28} {str(r['benchmark'])[:14]:<14} {str(r['harness'])[:14]:<14} "
+                     f"{r['observed']:>6.3f} {r['predicted_mean']:>6.3f} {r['predicted_sd']:>6.3f} {r['z']:>6.1f}")
+    if d.get("prior_sensitivity"):
+        lines += ["", "Prior sensitivity (power-scaling; > 0.05 = informative):",
+                  f"  {'priors':<6} {'quantity':<28} {'prior':>7} {'lik':>7}  diagnosis"]
+        for r in d["prior_sensitivity"]:
+            lines.append(f"  {r['priors']:<6} {str(r['quantity'])[:28]:<28} {r['prior']:>7.3f} "
+                         f"{r['likelihood']:>7.3f}  {r['diagnosis']}")
+    if d.get("prior_predictive"):
+        lines += ["", "Prior predictive scores per benchmark (5%-95%; observed range):"]
+        for r in d["prior_predictive"]:
+            lines.append(f"  {r['benchmark']:<16} prior {r['prior_q05']:.2f}-{r['prior_q95']:.2f} "
+                         f"(at floor {100 * r['prior_share_at_floor']:.0f}%, >0.95 "
+                         f"{100 * r['prior_share_above_95']:.0f}%); observed {r['observed_min']:.2f}-"
+                         f"{r['observed_max']:.2f}")
+    if d.get("sensitivity_error"):
+        lines += ["", f"Prior checks skipped: {d['sensitivity_error']}"]
+    if d.get("figures"):
+        lines += ["", "Figures:"] + [f"  {p}" for p in d["figures"]]
+    lines += ["", "Warnings:" if d["warnings"] else "No warnings."]
+    lines += [f"  - {w}" for w in d["warnings"]]
+    return "\n".join(lines)
