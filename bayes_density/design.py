@@ -104,6 +104,16 @@ def _size_column(spec: ModelSpec) -> str:
     return "active_params" if spec.size == "active" else "params"
 
 
+def dedupe_requoted(scores: pd.DataFrame) -> pd.DataFrame:
+    """Drop re-quotes: the same (model, benchmark, score to 3 decimals) from several sources.
+
+    Reports copy each other's tables; counting a copied number twice would
+    treat one measurement as two. Distinct values from different harnesses stay.
+    """
+    key = scores.assign(_s=scores["score"].round(3))
+    return scores[~key.duplicated(subset=["model", "benchmark", "_s"], keep="first")]
+
+
 def select_models(data, spec: ModelSpec) -> pd.DataFrame:
     """The models a spec uses (before counting scores): filters and dates applied."""
     m = data.models.copy()
@@ -131,7 +141,7 @@ def prepare(data, spec: ModelSpec) -> ModelInputs:
             f"available: {', '.join(bench.index)}"
         )
     benchmarks = list(spec.benchmarks)
-    scores = data.scores[data.scores["benchmark"].isin(benchmarks)]
+    scores = dedupe_requoted(data.scores[data.scores["benchmark"].isin(benchmarks)])
 
     refs = data.reference_models(spec.reference)
     ref_names = list(refs["model"])

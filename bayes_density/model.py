@@ -129,7 +129,7 @@ def changepoint_bounds(spec: ModelSpec, inputs: ModelInputs) -> tuple[float, flo
     return float(lo), float(hi)
 
 
-def trend_params(spec: ModelSpec, inputs: ModelInputs, frontier_offset=None) -> dict:
+def trend_params(spec: ModelSpec, data: dict, frontier_offset=None) -> dict:
     """Trend parameters as model variables, keyed as :func:`trend_value` expects.
 
     With ``frontier_offset`` (= E[u] = sigma_u sqrt(2/pi)) the sampled level is the
@@ -149,12 +149,43 @@ def trend_params(spec: ModelSpec, inputs: ModelInputs, frontier_offset=None) -> 
         if spec.jump:
             p["jump"] = _rv("jump", spec)
     if spec.trend == "break":
-        p["break_t"] = pt.as_tensor_variable(float(inputs.years([spec.break_date])[0]))
+        p["break_t"] = data["break_t"]
     if spec.trend == "changepoint":
-        lo, hi = changepoint_bounds(spec, inputs)
-        p["changepoint"] = pm.Uniform("changepoint", lo, hi)
+        p["changepoint"] = pm.Uniform("changepoint", data["changepoint_lo"], data["changepoint_hi"])
         p["switch_width"] = _rv("switch_width", spec)
     return p
+
+
+def model_data(inputs: ModelInputs, spec: ModelSpec) -> dict:
+    """The data arrays of a fit as named pm.Data containers (inside a model context)."""
+    return {k: pm.Data(k, v) for k, v in data_arrays(inputs, spec).items()}
+
+
+def data_arrays(inputs: ModelInputs, spec: ModelSpec) -> dict[str, np.ndarray]:
+    """Name -> array of everything data-dependent in the model (see :func:`model_data`)."""
+    out = {
+        "x_anchor": np.asarray(anchor(inputs)),
+        "log_params": inputs.log_params, "t": inputs.t,
+        "ref_log_params": inputs.ref_log_params, "ref_log_tokens": inputs.ref_log_tokens,
+        "chance": inputs.chance, "obs_unit": inputs.obs_unit, "obs_bench": inputs.obs_bench,
+        "obs_n": inputs.obs_n, "obs_k": inputs.obs_k,
+    }
+    if len(inputs.loss):
+        out.update(loss_log_params=inputs.loss_log_params, loss_log_tokens=inputs.loss_log_tokens,
+                   loss_log_loss=np.log(inputs.loss))
+    if spec.trend == "break":
+        out["break_t"] = np.asarray(float(inputs.years([spec.break_date])[0]))
+    if spec.trend == "changepoint":
+        lo, hi = changepoint_bounds(spec, inputs)
+        out["changepoint_lo"], out["changepoint_hi"] = np.asarray(lo), np.asarray(hi)
+    return out
+
+
+def structure_key(inputs: ModelInputs, spec: ModelSpec) -> tuple:
+    """Fits with equal keys share one compiled model (only data arrays differ)."""
+    return (inputs.n_models, len(inputs.references), len(inputs.targets), tuple(inputs.benchmarks),
+            len(inputs.loss) > 0, inputs.log_d0, spec.trend, spec.frontier, spec.jump,
+            tuple(sorted((k, tuple(v)) for k, v in spec.priors.items())))
 
 
 def anchor(inputs: ModelInputs) -> float:
@@ -172,8 +203,11 @@ def build_model(inputs: ModelInputs, spec: ModelSpec) -> pm.Model:
         "obs": np.arange(inputs.n_obs),
         "loss_point": np.arange(len(inputs.loss)),
     }
-    x_a = anchor(inputs)
     with pm.Model(coords=coords) as model:
+        # data as shared containers: a compiled model is reused for new data of the
+        # same structure (fit.sample caches it; nutpie's with_data swaps the arrays)
+        data = model_data(inputs, spec)
+        x_a = data["x_anchor"]
         # ---- reference loss law ----
         alpha = pm.Deterministic("alpha", pt.exp(_rv("log_alpha", spec)))
         beta = pm.Deterministic("beta", pt.exp(_rv("log_beta", spec)))
@@ -181,26 +215,26 @@ def build_model(inputs: ModelInputs, spec: ModelSpec) -> pm.Model:
         sD = pm.Deterministic("sD", pt.exp(_rv("log_sD", spec)))
         if len(inputs.loss):
             E = pm.Deterministic("E", pt.exp(_rv("log_E", spec)))
-            pred = E + reducible_loss(inputs.loss_log_params, inputs.loss_log_tokens, sN, sD, alpha, beta)
+            pred = E + reducible_loss(data["loss_log_params"], data["loss_log_tokens"], sN, sD, alpha, beta)
             pm.StudentT("log_loss", nu=_rv("loss_nu", spec), mu=pt.log(pred), sigma=_rv("loss_sigma", spec),
-                        observed=np.log(inputs.loss), dims="loss_point")
+                        observed=data["loss_log_loss"], dims="loss_point")
 
         # ---- trend and latent log densities ----
         if spec.frontier:
             sigma_v, sigma_u = _rv("frontier_sigma_v", spec), _rv("frontier_sigma_u", spec)
-            tp = trend_params(spec, inputs, frontier_offset=sigma_u * math.sqrt(2 / math.pi))
+            tp = trend_params(spec, data, frontier_offset=sigma_u * math.sqrt(2 / math.pi))
         else:
             sigma_v, sigma_u = _rv("trend_sigma", spec), pt.as_tensor_variable(0.0)
-            tp = trend_params(spec, inputs)
-        f_model = trend_value(pt.as_tensor_variable(inputs.t), spec.trend, tp, xp=pt)
+            tp = trend_params(spec, data)
+        f_model = trend_value(data["t"], spec.trend, tp, xp=pt)
         r = pm.CustomDist("log_density", f_model, sigma_v, sigma_u,
                           logp=latent_logp, random=latent_random, dims="model")
-        x_model = pm.Deterministic("log_neff", inputs.log_params + r, dims="model")
+        x_model = pm.Deterministic("log_neff", data["log_params"] + r, dims="model")
 
         # reference models: effective size fixed by their (N, D)
-        x_ref = reference_log_neff(inputs.ref_log_params, inputs.ref_log_tokens, inputs.log_d0,
+        x_ref = reference_log_neff(data["ref_log_params"], data["ref_log_tokens"], inputs.log_d0,
                                    sN, sD, alpha, beta)
-        pm.Deterministic("ref_log_density", x_ref - inputs.ref_log_params, dims="reference")
+        pm.Deterministic("ref_log_density", x_ref - data["ref_log_params"], dims="reference")
 
         parts = [x_model, x_ref]
         if inputs.targets:
@@ -212,7 +246,7 @@ def build_model(inputs: ModelInputs, spec: ModelSpec) -> pm.Model:
         # with its ceiling at 1, which is what scores far below the ceiling pin; the
         # midpoint mu_b = nu_b + log((h_b - g_b)/(1 - g_b)) / kappa_b follows. With mu_b
         # sampled directly, mu_b and the ceiling traded off along a ridge.
-        g = pt.as_tensor_variable(inputs.chance)
+        g = data["chance"]
         nu = _hierarchical("link_nu", spec)
         kappa = pm.Deterministic("link_kappa", pt.exp(_hierarchical("link_log_kappa", spec)), dims="benchmark")
         eta = _rv("link_ceiling_logit", spec, dims="benchmark")
@@ -220,9 +254,9 @@ def build_model(inputs: ModelInputs, spec: ModelSpec) -> pm.Model:
         mu = pm.Deterministic("link_mu", nu + pt.log(pm.math.sigmoid(eta)) / kappa, dims="benchmark")
         phi = pm.Deterministic("phi", pt.exp(_rv("log_phi", spec, dims="benchmark")), dims="benchmark")
 
-        u, b = inputs.obs_unit, inputs.obs_bench
+        u, b = data["obs_unit"], data["obs_bench"]
         p = g[b] + (h[b] - g[b]) * pm.math.sigmoid(kappa[b] * (zeta_u[u] - mu[b]))
         p = pt.clip(p, 1e-6, 1 - 1e-6)
-        pm.BetaBinomial("k", n=inputs.obs_n, alpha=p * phi[b], beta=(1 - p) * phi[b],
-                        observed=inputs.obs_k, dims="obs")
+        pm.BetaBinomial("k", n=data["obs_n"], alpha=p * phi[b], beta=(1 - p) * phi[b],
+                        observed=data["obs_k"], dims="obs")
     return model
