@@ -108,6 +108,8 @@ def _rv(name: str, spec: ModelSpec, dims=None, prior_name: str | None = None):
         return pm.Normal(name, *par, dims=dims)
     if family == "halfnormal":
         return pm.HalfNormal(name, *par, dims=dims)
+    if family == "beta":
+        return pm.Beta(name, *par, dims=dims)
     if family == "lognormal":
         return pm.LogNormal(name, *par, dims=dims)
     if family == "fixed":
@@ -221,7 +223,11 @@ def build_model(inputs: ModelInputs, spec: ModelSpec) -> pm.Model:
 
         # ---- trend and latent log densities ----
         if spec.frontier:
-            sigma_v, sigma_u = _rv("frontier_sigma_v", spec), _rv("frontier_sigma_u", spec)
+            # scale and one-sided share rather than (sigma_v, sigma_u): the data pin the
+            # total scatter well and its split weakly; the two sds traded off on a ridge
+            scale, share = _rv("frontier_scale", spec), _rv("frontier_share", spec)
+            sigma_u = pm.Deterministic("frontier_sigma_u", scale * share)
+            sigma_v = pm.Deterministic("frontier_sigma_v", scale * pt.sqrt(1.0 - share**2))
             tp = trend_params(spec, data, frontier_offset=sigma_u * math.sqrt(2 / math.pi))
         else:
             sigma_v, sigma_u = _rv("trend_sigma", spec), pt.as_tensor_variable(0.0)

@@ -66,12 +66,14 @@ PRIORS = MappingProxyType(
         # Mean form: sd of log density around the trend (nats); a factor e^1 spread
         # between models of one date is typical.
         "trend_sigma": ("halfnormal", (1.5,)),
-        # Frontier form: symmetric noise sd_v and one-sided inefficiency sd_u (nats).
-        # Frontier models of one date differ by ~10-50% for reasons the trend does not
-        # carry, so sd_v is lognormal around 0.25 (0.09-0.67 at 95%): kept off 0, where
-        # the skew-normal turns into a half-normal with a hard edge NUTS cannot cross.
-        "frontier_sigma_v": ("lognormal", (math.log(0.25), 0.5)),
-        "frontier_sigma_u": ("halfnormal", (1.5,)),
+        # Frontier form: r = f(t) + v - u, v ~ N(0, sd_v), u ~ HalfNormal(sd_u), sampled as
+        # scale = sqrt(sd_v^2 + sd_u^2) (nats) and share = sd_u / scale. The data pin the
+        # scale well and the share (the skewness) weakly; (sd_v, sd_u) traded off along
+        # a ridge. Scale: as trend_sigma. Share ~ Beta(2, 2): no preference between a
+        # symmetric scatter and a one-sided one, kept off 1, where sd_v -> 0 and the
+        # density gets a hard edge at the frontier that NUTS cannot cross.
+        "frontier_scale": ("halfnormal", (1.5,)),
+        "frontier_share": ("beta", (2.0, 2.0)),
         # ---- trend breaks ----
         # change in slope at the break (per year): same scale as the slope itself.
         "slope_change": ("normal", (0.0, 3.0)),

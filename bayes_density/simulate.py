@@ -53,7 +53,9 @@ DEFAULT_TRUTH = {
     "intercept_mean": -0.6,
     "slope": 2.6,
     "slope_change": 0.0,
-    "frontier_sigma_v": 0.25,
+    "frontier_scale": math.hypot(0.25, 0.8),  # sd_v = 0.25, sd_u = 0.8
+    "frontier_share": 0.8 / math.hypot(0.25, 0.8),
+    "frontier_sigma_v": 0.25,  # derived from scale and share; kept for reference
     "frontier_sigma_u": 0.8,
     "trend_sigma": 0.8,
     "link_nu_mu": 1.5,

@@ -79,7 +79,7 @@ def test_simulation_based_calibration():
     from bayes_density.model import build_model
     import pymc as pm
 
-    n_sims, ranks = 60, {"slope": [], "intercept": [], "log_alpha": [], "frontier_sigma_u": []}
+    n_sims, ranks = 60, {"slope": [], "intercept": [], "log_alpha": [], "frontier_scale": []}
     spec = sim_spec(draws=400, tune=400)
     base = synthetic_inputs(40, seed=7)
     model = build_model(base, spec)
