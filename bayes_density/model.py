@@ -117,8 +117,15 @@ def _rv(name: str, spec: ModelSpec, dims=None, prior_name: str | None = None):
     raise ValueError(f"prior family {family!r} for {name!r} is not supported")
 
 
-def _hierarchical(name: str, spec: ModelSpec):
-    """Per-benchmark effect ~ Normal(name_mu, name_tau), centred: each benchmark's scores pin it."""
+def _hierarchical(name: str, spec: ModelSpec, n_groups: int):
+    """Per-benchmark effect ~ Normal(name_mu, name_tau), centred: each benchmark's scores pin it.
+
+    With a single benchmark a spread cannot be learned (and a centred hierarchy over one
+    group is a funnel: 159 divergences on the MMLU-only data); the effect then takes the
+    hyper-mean's prior directly.
+    """
+    if n_groups == 1:
+        return _rv(name, spec, dims="benchmark", prior_name=f"{name}_mu")
     return pm.Normal(name, _rv(f"{name}_mu", spec), _rv(f"{name}_tau", spec), dims="benchmark")
 
 
@@ -253,8 +260,8 @@ def build_model(inputs: ModelInputs, spec: ModelSpec) -> pm.Model:
         # midpoint mu_b = nu_b + log((h_b - g_b)/(1 - g_b)) / kappa_b follows. With mu_b
         # sampled directly, mu_b and the ceiling traded off along a ridge.
         g = data["chance"]
-        nu = _hierarchical("link_nu", spec)
-        kappa = pm.Deterministic("link_kappa", pt.exp(_hierarchical("link_log_kappa", spec)), dims="benchmark")
+        nu = _hierarchical("link_nu", spec, len(inputs.benchmarks))
+        kappa = pm.Deterministic("link_kappa", pt.exp(_hierarchical("link_log_kappa", spec, len(inputs.benchmarks))), dims="benchmark")
         eta = _rv("link_ceiling_logit", spec, dims="benchmark")
         h = pm.Deterministic("ceiling", g + (1.0 - g) * pm.math.sigmoid(eta), dims="benchmark")
         mu = pm.Deterministic("link_mu", nu + pt.log(pm.math.sigmoid(eta)) / kappa, dims="benchmark")
