@@ -43,7 +43,7 @@ class DensityAnalysis:
         """Sample the posterior; attaches the paper baseline to the run's attributes."""
         tree = fit.sample(self.inputs, self.spec, seed=seed, draws=draws, tune=tune, chains=chains,
                           progress=progress, sampler=sampler)
-        attach_baseline(tree, self.inputs)
+        attach_baseline(tree, self.inputs, self.spec.break_date if self.spec.trend != "linear" else None)
         self.tree = tree
         return tree
 
@@ -68,11 +68,11 @@ class DensityAnalysis:
         return fit.save(self._need_fit(), path)
 
 
-def attach_baseline(tree: xr.DataTree, inputs: ModelInputs) -> None:
+def attach_baseline(tree: xr.DataTree, inputs: ModelInputs, break_date: str | None = None) -> None:
     """Run the paper's method on the same inputs; store numbers and point densities in attrs."""
     if len(inputs.loss) == 0:
         return
-    res = baseline.paper_method(inputs)
+    res = baseline.paper_method(inputs, break_date)
     points = res["points"].assign(release_date=lambda d: pd.to_datetime(d["release_date"]).dt.strftime("%Y-%m-%d"))
     tree.attrs["baseline"] = json.dumps(res["summary"], default=float)
     tree.attrs["baseline_points"] = json.dumps(points.to_dict(orient="records"), default=float)

@@ -139,8 +139,12 @@ def ols_trend(points: pd.DataFrame) -> dict:
             "doubling_time_months": float(math.log(2) / A / DAYS_PER_YEAR * 12) if A > 0 else float("inf")}
 
 
-def paper_method(inputs: ModelInputs) -> dict:
-    """Run the paper's pipeline on a fit's inputs; returns numbers and the point densities."""
+def paper_method(inputs: ModelInputs, break_date: str | None = None) -> dict:
+    """Run the paper's pipeline on a fit's inputs; returns numbers and the point densities.
+
+    With ``break_date`` also the paper's Figure 4 comparison: separate running-max
+    envelopes and OLS lines for models released before and after the date.
+    """
     if len(inputs.loss) == 0:
         raise ValueError("the paper baseline needs loss points (loss mode 'joint')")
     law = fit_loss_law(inputs)
@@ -151,4 +155,12 @@ def paper_method(inputs: ModelInputs) -> dict:
            "loss_law": law, "envelope_models": list(env["model"]) if len(env) else [],
            "n_points": int(len(points)), **ols_trend(env)}
     res["all_models_ols"] = ols_trend(points)
+    if break_date is not None and len(points):
+        cut = pd.Timestamp(break_date)
+        dates = pd.to_datetime(points["release_date"])
+        for name, part in (("before", points[dates < cut]), ("after", points[dates >= cut])):
+            env_part = envelope(part) if len(part) else part
+            res[f"{name}_break"] = {**ols_trend(env_part), "envelope_models": list(env_part.get("model", []))}
+        b, a = res["before_break"]["A_per_day"], res["after_break"]["A_per_day"]
+        res["ratio_after_before"] = float(a / b) if b and np.isfinite(b) else float("nan")
     return {"summary": res, "points": points, "links": links}

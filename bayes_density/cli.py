@@ -84,6 +84,11 @@ def cmd_summary(args) -> int:
         b = d["paper_baseline"]
         print(f"paper baseline (point estimates, running-max envelope of {b['n']} models, OLS): "
               f"A = {b['A_per_day']:.5f}/day, R^2 = {b['R2']:.3f}, doubling {b.get('doubling_time_months', float('nan')):.2f} months")
+        for part in ("before_break", "after_break"):
+            if part in b:
+                p = b[part]
+                print(f"  paper baseline {part.replace('_', ' ')}: A = {p['A_per_day']:.5f}/day, R^2 = {p['R2']:.3f} "
+                      f"(envelope of {p['n']} models)")
     print(f"diagnostics: max R-hat {d['rhat_max']:.3f}, min bulk ESS {d['ess_bulk_min']:.0f}, "
           f"min tail ESS {d['ess_tail_min']:.0f}, divergences {d['divergences']}, min E-BFMI {d['ebfmi_min']:.2f}")
     for w in convergence_problems(d):
