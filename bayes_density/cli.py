@@ -144,7 +144,7 @@ def cmd_compare(args) -> int:
         print(f"{r['name']:<24} {r['trend']:<12} {r['elpd_loo']:>10.1f} {r['se']:>7.1f} {r['elpd_diff']:>8.1f} "
               f"{r['dse']:>6.1f} {r['weight']:>7.2f} {r['pareto_k_max']:>6.2f} {r['n_pareto_k_bad']:>6d}")
     for r in d["models"]:
-        if r["p_acceleration"] is not None:
+        if r["p_acceleration"] is not None and r["p_acceleration"] == r["p_acceleration"]:
             print(f"P(A_after > A_before) in {r['name']}: {r['p_acceleration']:.3f}")
     for r in d.get("lfo", []):
         print(f"LFO {r['name']:<20} elpd {r['elpd_lfo']:.1f} (se {r['se']:.1f}), diff {r['elpd_diff']:.1f} "

@@ -111,7 +111,8 @@ def lfo_table(trees: dict[str, xr.DataTree], **kwargs) -> pd.DataFrame:
 def compare_dict(trees: dict[str, xr.DataTree]) -> dict:
     """The JSON ``bayes-density compare`` prints."""
     table = loo_table(trees)
-    out = {"models": table.to_dict(orient="records")}
+    out = {"models": [{k: (None if isinstance(v, float) and v != v else v) for k, v in row.items()}
+                      for row in table.to_dict(orient="records")]}
     accel = {n: p_acceleration(t) for n, t in trees.items() if p_acceleration(t) is not None}
     if accel:
         out["p_acceleration"] = accel if len(accel) > 1 else next(iter(accel.values()))
