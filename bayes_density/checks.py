@@ -27,8 +27,9 @@ Checks (all on the score likelihood ``k``):
 
 from __future__ import annotations
 
+import contextlib
 import json
-import math
+import logging
 import warnings
 from pathlib import Path
 
@@ -45,11 +46,10 @@ PARETO_K_BAD = 0.7
 KS_P_WARN = 0.01  # LOO-PIT KS p-value below which calibration is flagged
 Z_LARGE = 3.0  # |standardised residual| counted as large
 LARGE_SHARE_WARN = 0.03  # share of scores with |z| > 3 above which the fit is flagged
-# priors power-scaled together in the sensitivity check (names in bayes_density.priors)
-TREND_PRIORS = ("intercept", "intercept_mean", "slope", "slope_change", "jump", "trend_sigma",
-                "frontier_sigma_v", "frontier_sigma_u", "changepoint")
-LINK_PRIORS = ("link_nu_mu", "link_nu_tau", "link_log_kappa_mu", "link_log_kappa_tau", "link_ceiling_logit",
-               "log_phi")
+# free variables that are not power-scaled as priors: the loss law's, and the latent effects whose
+# "prior" is the trend (log densities) or a broad placeholder (targets)
+LOSS_LAW_VARS = ("log_alpha", "log_beta", "log_sN", "log_sD", "log_E", "loss_sigma", "loss_nu")
+LATENT_VARS = ("log_density", "target_log_neff")
 # posterior quantities whose sensitivity is reported
 SENSITIVITY_VARS = ("slope", "slope_after", "intercept", "link_kappa", "link_mu", "ceiling")
 
@@ -231,12 +231,13 @@ def worst_residuals(table: pd.DataFrame, top: int = 10) -> pd.DataFrame:
     return table.loc[order, cols].reset_index(drop=True)
 
 
-def ppc_by_benchmark(table: pd.DataFrame) -> pd.DataFrame:
-    """Per benchmark: mean observed vs predicted score, residual spread, 90% interval coverage."""
+def ppc_by_benchmark(table: pd.DataFrame, by: str = "benchmark") -> pd.DataFrame:
+    """Per benchmark (or per ``by`` column, e.g. harness): mean observed vs predicted score, residual spread
+    (z sd: 1 when the predictive spread is right), 90% interval coverage, LOO-PIT KS p."""
     rows = []
-    for b, g in table.groupby("benchmark", sort=False):
+    for b, g in table.groupby(by, sort=False):
         row = {
-            "benchmark": b,
+            by: b,
             "n_scores": int(len(g)),
             "observed_mean": float(g["observed"].mean()),
             "predicted_mean": float(g["predicted_mean"].mean()),
@@ -258,6 +259,18 @@ def ppc_by_benchmark(table: pd.DataFrame) -> pd.DataFrame:
 # prior predictive and prior sensitivity (rebuild the model from the run)
 # ---------------------------------------------------------------------------
 
+@contextlib.contextmanager
+def _quiet(logger: str):
+    """Silence a library logger (PyMC's 'Sampling: [...]', psense's advice) for the duration."""
+    log = logging.getLogger(logger)
+    old = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        log.setLevel(old)
+
+
 def _rebuild(tree: xr.DataTree):
     from .fit import inputs_from_tree, spec_of
     from .model import build_model
@@ -278,7 +291,7 @@ def prior_predictive(tree: xr.DataTree, draws: int = 500, seed: int = 0) -> pd.D
     import pymc as pm
 
     inputs, spec, model = _rebuild(tree)
-    with model, warnings.catch_warnings():
+    with model, warnings.catch_warnings(), _quiet("pymc"):
         warnings.simplefilter("ignore")
         prior = pm.sample_prior_predictive(draws=draws, var_names=["k"], random_seed=seed)
     k = prior.prior_predictive["k"] if "prior_predictive" in prior.children else prior["prior_predictive"]["k"]
@@ -300,6 +313,22 @@ def prior_predictive(tree: xr.DataTree, draws: int = 500, seed: int = 0) -> pd.D
             "observed_in_prior_90": float(np.mean((obs[sel] >= q[0]) & (obs[sel] <= q[4]))),
         })
     return pd.DataFrame(rows)
+
+
+def prior_groups(free: list[str]) -> dict[str, list[str]]:
+    """Split a model's free variables into the priors power-scaled together: 'trend' and 'link'.
+
+    Link: the ``link_*`` variables and ``log_phi``, except centred hierarchical
+    effects (those with a ``NAME_mu`` hyperparameter: their hyperpriors are
+    scaled instead). Trend: everything else that is neither the loss law nor a
+    latent effect (intercept, slope, slope change, jump, change point, spreads).
+    """
+    free = list(free)
+    link = [v for v in free if (v.startswith("link_") or v == "log_phi") and f"{v}_mu" not in free]
+    hier = [v for v in free if f"{v}_mu" in free]
+    trend = [v for v in free if v not in link and v not in hier and v not in LOSS_LAW_VARS
+             and v not in LATENT_VARS]
+    return {"trend": trend, "link": link}
 
 
 def prior_sensitivity(tree: xr.DataTree, var_names=SENSITIVITY_VARS) -> pd.DataFrame:
@@ -325,15 +354,11 @@ def prior_sensitivity(tree: xr.DataTree, var_names=SENSITIVITY_VARS) -> pd.DataF
         pm.compute_log_likelihood(t, model=model, progressbar=False)
     names = [v for v in var_names if v in tree.posterior]
     out = []
-    for label, group in (("trend", TREND_PRIORS), ("link", LINK_PRIORS)):
-        priors = [v for v in group if v in t.log_prior]
+    for label, priors in prior_groups(free).items():
         if not priors:
             continue
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _quiet("arviz_stats"):
             warnings.simplefilter("ignore")
-            import logging
-
-            logging.getLogger("arviz_stats.psense").setLevel(logging.ERROR)
             df = az.psense_summary(t, var_names=names, prior_var_names=priors)
         df = df.reset_index(names="quantity")
         df.insert(0, "priors", label)
@@ -350,7 +375,7 @@ def _records(df: pd.DataFrame) -> list[dict]:
 
 
 def check_dict(tree: xr.DataTree, figdir: str | Path | None = None, seed: int = 0, top: int = 10,
-               sensitivity: bool = True, prior_draws: int = 300) -> dict:
+               sensitivity: bool = True, prior_draws: int = 300, diag: dict | None = None) -> dict:
     """All checks of one run as plain numbers (JSON-ready).
 
     Keys: ``loo_pit_ks_p`` (and KS statistic, tail shares), ``pareto_k_max``,
@@ -360,9 +385,16 @@ def check_dict(tree: xr.DataTree, figdir: str | Path | None = None, seed: int = 
     ``warnings`` (each with what to try); with ``sensitivity``, also
     ``prior_sensitivity`` and ``prior_predictive`` (or ``sensitivity_error``
     when the model cannot be rebuilt); with ``figdir``, PNG figures written
-    there and listed under ``figures``.
+    there and listed under ``figures``. ``diag``: precomputed
+    :func:`~bayes_density.summaries.diagnostics` of the run (saves recomputing).
     """
-    diag = diagnostics(tree)
+    return run_checks(tree, figdir, seed, top, sensitivity, prior_draws, diag)[0]
+
+
+def run_checks(tree: xr.DataTree, figdir=None, seed: int = 0, top: int = 10, sensitivity: bool = True,
+               prior_draws: int = 300, diag: dict | None = None):
+    """:func:`check_dict` and what it computed on the way: (dict, posterior predictive, LOO-PIT, obs table)."""
+    diag = diagnostics(tree) if diag is None else diag
     pp = posterior_predictive(tree, seed)
     kvals = pareto_k(tree)
     pit = loo_pit(tree, pp, seed)
@@ -384,11 +416,9 @@ def check_dict(tree: xr.DataTree, figdir: str | Path | None = None, seed: int = 
     }
     warn = list(convergence_problems(diag))
     if uni["loo_pit_ks_p"] < KS_P_WARN:
-        shape = _pit_shape(pit)
-        warn.append(
-            f"LOO-PIT is not uniform (KS p = {uni['loo_pit_ks_p']:.2g}, {shape}): held-out scores are "
-            "mis-predicted; look at the PPC per benchmark and the worst residuals, and try a more flexible "
-            "link (ceiling/floor priors), per-harness offsets, or dropping the worst-fitting benchmark")
+        shape, advice = _pit_shape(pit)
+        warn.append(f"LOO-PIT is not uniform (KS p = {uni['loo_pit_ks_p']:.2g}; {shape}): held-out scores are "
+                    f"mis-predicted; {advice}")
     if share_large > LARGE_SHARE_WARN:
         warn.append(
             f"{n_large} of {len(table)} scores ({100 * share_large:.1f}%) lie more than {Z_LARGE:g} predictive sd "
@@ -402,13 +432,21 @@ def check_dict(tree: xr.DataTree, figdir: str | Path | None = None, seed: int = 
     out["calibration_ok"] = bool(uni["loo_pit_ks_p"] >= KS_P_WARN and share_large <= LARGE_SHARE_WARN)
     out["worst_residuals"] = _records(worst_residuals(table, top))
     out["ppc_by_benchmark"] = _records(ppc_by_benchmark(table))
+    if table["harness"].nunique() > 1:
+        by_h = ppc_by_benchmark(table, by="harness")
+        out["ppc_by_harness"] = _records(by_h)
+        for _, r in by_h[(by_h["n_scores"] >= 20) & (by_h["z_sd"] > 1.3)].iterrows():
+            warn.append(f"harness {r['harness']!r}: its {r['n_scores']} scores scatter {r['z_sd']:.1f}x the "
+                        "predictive sd (coverage of the 90% intervals "
+                        f"{r.get('coverage_90', float('nan')):.2f}): it is noisier than the model's one spread per "
+                        "benchmark; consider dropping it or modelling its precision separately")
     if sensitivity:
         try:
             ps = prior_sensitivity(tree)
             out["prior_sensitivity"] = _records(ps)
             flagged = ps[ps["diagnosis"] != "✓"] if len(ps) else ps
             for _, r in flagged.iterrows():
-                if r["quantity"].split("[")[0] in ("slope", "slope_after", "intercept"):
+                if r["quantity"] in ("slope", "slope_after"):  # the headline: slope -> doubling time
                     warn.append(f"prior sensitivity: {r['quantity']} under the {r['priors']} priors: "
                                 f"{r['diagnosis']} (prior {r['prior']:.3f}, likelihood {r['likelihood']:.3f}); "
                                 "refit with wider/narrower priors in the spec's [priors] table and compare")
@@ -418,18 +456,35 @@ def check_dict(tree: xr.DataTree, figdir: str | Path | None = None, seed: int = 
     out["warnings"] = warn
     if figdir is not None:
         out["figures"] = write_figures(tree, figdir, pp=pp, pit=pit, table=table)
-    return out
+    return out, pp, pit, table
 
 
-def _pit_shape(pit: np.ndarray) -> str:
+def _pit_shape(pit: np.ndarray) -> tuple[str, str]:
+    """How LOO-PIT values depart from uniform, in plain words, and what to try."""
     pit = np.asarray(pit, float)
-    tails = np.mean((pit < 0.05) | (pit > 0.95))
-    if tails > 0.15:
-        return f"{100 * tails:.0f}% in the outer 10%: predictive intervals too narrow"
-    if tails < 0.05:
-        return f"only {100 * tails:.0f}% in the outer 10%: predictive intervals too wide"
+    pit = pit[np.isfinite(pit)]
+    tails = float(np.mean((pit < 0.05) | (pit > 0.95)))  # nominal 0.10
+    centre = float(np.mean((pit > 0.4) & (pit < 0.6)))  # nominal 0.20
     m = float(np.mean(pit))
-    return f"mean PIT {m:.2f}: scores {'above' if m > 0.5 else 'below'} the prediction on average"
+    shares = f"{100 * tails:.0f}% in the outer 10%, {100 * centre:.0f}% in the central 20%"
+    if tails > 0.12 and centre > 0.24:
+        return (f"{shares}: some scores are tighter and others looser than one beta-binomial spread per "
+                "benchmark allows",
+                "check whether the spread differs between harnesses or sources (precision per harness, or drop "
+                "the noisy source) and look at the worst residuals' harnesses")
+    if tails > 0.15:
+        return (f"{shares}: predictive intervals too narrow",
+                "look for outlying scores (data errors, contamination) in the worst residuals, or loosen the "
+                "beta-binomial precision prior (log_phi)")
+    if tails < 0.06 or centre > 0.28:
+        return (f"{shares}: predictive intervals too wide",
+                "the precision prior (log_phi) or the link may be too loose; check the PPC per benchmark")
+    if abs(m - 0.5) > 0.04:
+        return (f"mean PIT {m:.2f}: scores {'above' if m > 0.5 else 'below'} the prediction on average",
+                "look for a benchmark or harness with a systematic offset in the PPC per benchmark")
+    return (f"{shares}, mean {m:.2f}",
+            "look at the PPC per benchmark and the worst residuals; try a more flexible link (ceiling prior) "
+            "or per-harness offsets")
 
 
 def write_figures(tree: xr.DataTree, figdir: str | Path, pp=None, pit=None, table=None) -> list[str]:
@@ -477,6 +532,13 @@ def format_checks(d: dict) -> str:
         lines.append(f"  {r['benchmark']:<16} {r['n_scores']:>5d} {r['observed_mean']:>9.3f} "
                      f"{r['predicted_mean']:>9.3f} {r['rmse']:>7.3f} {r['z_sd']:>6.2f} "
                      f"{r.get('coverage_90', float('nan')):>6.2f} {r['n_abs_z_gt_3']:>6d}")
+    if d.get("ppc_by_harness"):
+        lines += ["", "By harness:", f"  {'harness':<24} {'n':>5} {'obs mean':>9} {'pred mean':>9} {'z sd':>6} "
+                  f"{'cov90':>6} {'PIT KS p':>9}"]
+        for r in d["ppc_by_harness"]:
+            lines.append(f"  {str(r['harness'])[:24]:<24} {r['n_scores']:>5d} {r['observed_mean']:>9.3f} "
+                         f"{r['predicted_mean']:>9.3f} {r['z_sd']:>6.2f} {r.get('coverage_90', float('nan')):>6.2f} "
+                         f"{r.get('loo_pit_ks_p', float('nan')):>9.2g}")
     lines += ["", "Largest standardised residuals:",
               f"  {'model':<28} {'benchmark':<14} {'harness':<14} {'obs':>6} {'pred':>6} {'sd':>6} {'z':>6}"]
     for r in d["worst_residuals"]:

@@ -1,0 +1,386 @@
+"""Figures of a fitted run (matplotlib; each function returns a Figure).
+
+Every figure states its units and the reference family in a footnote
+(:func:`footnote`): density is N_eff / N, where N_eff is the size of a
+reference-family model trained on D0 tokens with the same loss. Intervals are
+equal-tailed 90% unless ``prob`` says otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import matplotlib
+
+matplotlib.use("Agg", force=False)
+import matplotlib.dates as mdates  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import xarray as xr  # noqa: E402
+from scipy import stats  # noqa: E402
+
+from .summaries import DAYS_PER_YEAR, MONTHS_PER_YEAR, density_table, doubling_from_slope, draws, interval, \
+    slope_draws, trend_table  # noqa: E402
+
+BLUE, ORANGE, GREY, RED, GREEN = "#1f77b4", "#ff7f0e", "#7f7f7f", "#d62728", "#2ca02c"
+PERIOD_LABEL = {"all": "whole period", "before": "before the break", "after": "after the break"}
+
+
+# ---------------------------------------------------------------------------
+# helpers
+# ---------------------------------------------------------------------------
+
+def run_info(tree: xr.DataTree, name: str | None = None) -> dict:
+    """Reference family, D0, t0, name and trend of a run (from its attributes; ``name`` overrides the name)."""
+    spec = json.loads(tree.attrs.get("spec", "{}"))
+    d0 = spec.get("d0")
+    if d0 is None and "log_d0" in tree.attrs:
+        d0 = math.exp(float(tree.attrs["log_d0"]))
+    return {
+        "reference": spec.get("reference", "?"),
+        "d0": float(d0) if d0 is not None else float("nan"),
+        "t0": str(tree.attrs.get("t0", "")),
+        "name": str(name if name is not None else tree.attrs.get("model_name", spec.get("name", "run"))),
+        "trend": str(tree.attrs.get("trend", spec.get("trend", "linear"))),
+        "frontier": bool(int(tree.attrs.get("frontier", 1))),
+        "break_date": spec.get("break_date"),
+        "size": spec.get("size", "total"),
+    }
+
+
+def reference_note(tree: xr.DataTree) -> str:
+    i = run_info(tree)
+    return (f"Reference: '{i['reference']}' family loss law at D0 = {i['d0']:.3g} tokens. "
+            f"Density = N_eff / N (dimensionless; 1 = as good as a reference model of the same size). "
+            f"N = {i['size']} parameters. Spec '{i['name']}', {i['trend']} trend.")
+
+
+def footnote(fig: plt.Figure, tree: xr.DataTree | None, extra: str = "") -> None:
+    """Units and reference family, bottom-left of the figure."""
+    text = " ".join(s for s in (reference_note(tree) if tree is not None else "", extra) if s)
+    fig.text(0.01, 0.005, text, fontsize=7, color="#444444", ha="left", va="bottom", wrap=True)
+
+
+def _finish(fig: plt.Figure, tree, extra: str = "", bottom: float = 0.12) -> plt.Figure:
+    fig.tight_layout(rect=(0, bottom, 1, 1))
+    footnote(fig, tree, extra)
+    return fig
+
+
+def _dates_from_years(tree: xr.DataTree, years) -> pd.DatetimeIndex:
+    t0 = pd.Timestamp(tree.attrs["t0"])
+    return t0 + pd.to_timedelta(np.round(np.asarray(years, float) * DAYS_PER_YEAR), unit="D")
+
+
+def baseline_points(tree: xr.DataTree, baseline=None) -> tuple[pd.DataFrame | None, dict | None]:
+    """The paper method's point densities and summary: from ``baseline`` or the run's attributes.
+
+    ``baseline`` may be the dict :func:`bayes_density.baseline.paper_method`
+    returns ({"summary", "points", ...}), a DataFrame of points (model,
+    release_date, log_density), or None (use what the run carries); False
+    means no baseline.
+    """
+    if baseline is False:
+        return None, None
+    if baseline is None:
+        pts = json.loads(tree.attrs["baseline_points"]) if "baseline_points" in tree.attrs else None
+        summ = json.loads(tree.attrs["baseline"]) if "baseline" in tree.attrs else None
+        return (pd.DataFrame(pts) if pts else None), summ
+    if isinstance(baseline, pd.DataFrame):
+        return baseline, None
+    if isinstance(baseline, dict):
+        pts = baseline.get("points")
+        return (pd.DataFrame(pts) if pts is not None else None), baseline.get("summary", baseline)
+    raise TypeError(f"baseline must be a dict, a DataFrame, None or False, not {type(baseline).__name__}")
+
+
+# ---------------------------------------------------------------------------
+# density vs date
+# ---------------------------------------------------------------------------
+
+def density_vs_date(tree: xr.DataTree, baseline=None, prob: float = 0.9, label_top: int = 3,
+                    name: str | None = None) -> plt.Figure:
+    """Every model's density (median, ``prob`` interval) against its release date, with the trend.
+
+    The trend line is f(t) (the frontier in the frontier form, the mean
+    otherwise) with its ``prob`` band from :func:`bayes_density.placement.trend_draws`;
+    the dotted line is density 1 (the reference family); crosses are the paper
+    method's point densities when a baseline is given or attached to the run.
+    """
+    from .placement import trend_draws
+
+    info = run_info(tree, name)
+    dens = density_table(tree, prob)
+    fig, ax = plt.subplots(figsize=(12, 6))
+    # trend band
+    t = tree.constant_data["t"].to_numpy()
+    grid = np.linspace(t.min() - 0.05, t.max() + 0.05, 200)
+    f = trend_draws(tree, grid)
+    med, lo, hi = interval(f, prob)
+    gd = _dates_from_years(tree, grid)
+    what = "frontier" if info["frontier"] else "mean"
+    ax.fill_between(gd, np.exp(lo), np.exp(hi), color=ORANGE, alpha=0.25, lw=0,
+                    label=f"{what} trend f(t), {int(prob * 100)}% band")
+    ax.plot(gd, np.exp(med), color=ORANGE, lw=2, label=f"{what} trend f(t), median")
+    if info["trend"] == "break" and info["break_date"]:
+        ax.axvline(pd.Timestamp(info["break_date"]), color=GREY, ls="--", lw=1)
+        ax.text(pd.Timestamp(info["break_date"]), 0.98, " break", transform=ax.get_xaxis_transform(),
+                va="top", fontsize=8, color=GREY)
+    if "changepoint" in tree.posterior:
+        cp = _dates_from_years(tree, np.quantile(draws(tree, "changepoint"), [(1 - prob) / 2, 0.5, (1 + prob) / 2]))
+        ax.axvspan(cp[0], cp[2], color=GREY, alpha=0.12, lw=0, label=f"change point, {int(prob * 100)}% interval")
+    # models
+    yerr = np.vstack([dens["density"] - dens["density_lo"], dens["density_hi"] - dens["density"]])
+    ax.errorbar(dens["release_date"], dens["density"], yerr=yerr, fmt="o", ms=4, color=BLUE, ecolor=BLUE,
+                elinewidth=0.8, alpha=0.75, label=f"model density: median, {int(prob * 100)}% interval")
+    for i, (_, r) in enumerate(dens.head(label_top).sort_values("release_date").iterrows()):
+        ax.annotate(r["model"], (r["release_date"], r["density"]), fontsize=7, xytext=(-6, 8 + 9 * (i % 3)),
+                    textcoords="offset points", ha="right",
+                    arrowprops={"arrowstyle": "-", "color": GREY, "lw": 0.5})
+    # reference models at their release dates
+    const = tree.constant_data
+    if "ref_t" in const and "ref_log_density" in tree.posterior:
+        ref_d = np.exp(np.median(draws(tree, "ref_log_density"), axis=0))
+        ax.scatter(_dates_from_years(tree, const["ref_t"].to_numpy()), ref_d, marker="s", s=22,
+                   color=GREEN, zorder=3, label=f"reference models ('{info['reference']}')")
+    pts, summ = baseline_points(tree, baseline)
+    if pts is not None and len(pts):
+        env = set((summ or {}).get("envelope_models", []))
+        rd = pd.to_datetime(pts["release_date"])
+        is_env = pts["model"].isin(env).to_numpy()
+        ax.scatter(rd[~is_env], np.exp(pts["log_density"][~is_env]), marker="x", s=18, color=GREY,
+                   label="paper method (point estimates)")
+        if is_env.any():
+            ax.scatter(rd[is_env], np.exp(pts["log_density"][is_env]), marker="x", s=30, color=RED,
+                       label="paper method: running-max envelope")
+    ax.axhline(1.0, color="black", ls=":", lw=1, label=f"density 1 = '{info['reference']}' reference")
+    ax.set_yscale("log")
+    ax.set_xlabel("release date")
+    ax.set_ylabel("capability density N_eff / N (log scale)")
+    tt = trend_table(tree, prob)
+    period = "all" if "all" in set(tt["period"]) else "after"
+    row = tt[(tt["period"] == period) & (tt["quantity"] == "doubling_time_months")].iloc[0]
+    ax.set_title(f"Capability density vs release date: '{info['name']}' ({info['trend']} trend)\n"
+                 f"doubling time {PERIOD_LABEL.get(period, period)}: {_fmt_months(row)} "
+                 f"({int(prob * 100)}% interval)", fontsize=11)
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m"))
+    ax.grid(alpha=0.3, which="both", lw=0.5)
+    ax.legend(fontsize=7.5, loc="upper left", bbox_to_anchor=(1.01, 1.0), framealpha=0.85)
+    return _finish(fig, tree, f"Dates: release dates; t0 = {info['t0']}.", bottom=0.06)
+
+
+def _fmt_months(row) -> str:
+    def f(x):
+        return "no doubling" if not np.isfinite(x) else f"{x:.1f}"
+
+    return f"{f(row['median'])} months [{f(row['lo'])}, {f(row['hi'])}]"
+
+
+# ---------------------------------------------------------------------------
+# doubling time
+# ---------------------------------------------------------------------------
+
+def doubling_time_posterior(tree: xr.DataTree, baseline=None, prob: float = 0.9, max_months: float | None = None,
+                            name: str | None = None) -> plt.Figure:
+    """Posterior of the density doubling time (months), per trend period, with the paper's estimate."""
+    info = run_info(tree, name)
+    _, summ = baseline_points(tree, baseline)
+    paper_dt = math.log(2) / 0.0073 / DAYS_PER_YEAR * 12  # Xiao et al. 2024: A = 0.0073 per day
+    periods = slope_draws(tree)
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    all_dt = np.concatenate([doubling_from_slope(s) * MONTHS_PER_YEAR for s in periods.values()])
+    finite = all_dt[np.isfinite(all_dt)]
+    marks = [paper_dt] + ([summ["doubling_time_months"]] if summ and np.isfinite(summ.get("doubling_time_months",
+                                                                                      np.nan)) else [])
+    cap = max_months or max([float(np.quantile(finite, 0.99)) if finite.size else 60.0] + marks) * 1.1
+    lo_bin = min([float(np.quantile(finite, 0.005)) if finite.size else 0.0] + marks) * 0.8
+    bins = np.linspace(lo_bin if lo_bin > 0.25 * cap else 0.0, cap, 60)
+    colors = {"all": BLUE, "before": GREY, "after": BLUE}
+    notes = []
+    for period, s in periods.items():
+        dt = doubling_from_slope(s) * MONTHS_PER_YEAR
+        share_inf = float(np.mean(~np.isfinite(dt)))
+        ax.hist(np.clip(dt[np.isfinite(dt)], 0, cap), bins=bins, density=True, alpha=0.45,
+                color=colors.get(period, ORANGE), label=f"{PERIOD_LABEL.get(period, period)}")
+        q = np.quantile(s, [(1 + prob) / 2, 0.5, (1 - prob) / 2])
+        lo, med, hi = (float(doubling_from_slope(x) * MONTHS_PER_YEAR) for x in q)
+        ax.axvline(med, color=colors.get(period, ORANGE), lw=2)
+        notes.append(f"{PERIOD_LABEL.get(period, period)}: median {med:.1f} months, {int(prob * 100)}% "
+                     f"[{lo:.1f}, {hi if np.isfinite(hi) else float('inf'):.1f}]"
+                     + (f"; P(no doubling) = {share_inf:.2f}" if share_inf > 0 else ""))
+    if summ and np.isfinite(summ.get("doubling_time_months", np.nan)):
+        ax.axvline(summ["doubling_time_months"], color=RED, ls="--", lw=1.5,
+                   label=f"paper method on these data: {summ['doubling_time_months']:.1f} months")
+    ax.axvline(paper_dt, color="black", ls=":", lw=1, label=f"Xiao et al. 2024 published: {paper_dt:.1f} months")
+    low = min([float(np.quantile(finite, 0.005)) if finite.size else 0.0] + marks) * 0.8
+    ax.set_xlim(low if low > 0.25 * cap else 0.0, cap)
+    ax.set_xlabel("doubling time of capability density (months)")
+    ax.set_ylabel("posterior density (1/month)")
+    ax.set_title(f"Doubling time of capability density: '{info['name']}'\n" + "\n".join(notes), fontsize=10)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3, lw=0.5)
+    return _finish(fig, tree, "Doubling time = ln 2 / A, A = trend slope of ln density per year.", bottom=0.1)
+
+
+# ---------------------------------------------------------------------------
+# forest plot
+# ---------------------------------------------------------------------------
+
+def density_forest(tree: xr.DataTree, prob: float = 0.9, order: str = "date", top: int | None = None,
+                   name: str | None = None) -> plt.Figure:
+    """Per-model density (median and ``prob`` interval), one row per model; ``order`` 'date' or 'density'."""
+    dens = density_table(tree, prob)
+    if order == "date":
+        dens = dens.sort_values(["release_date", "model"], ascending=[False, True], ignore_index=True)
+    if top is not None:
+        dens = dens.head(top)
+    n = len(dens)
+    fig, ax = plt.subplots(figsize=(8, 1.6 + 0.19 * n))
+    y = np.arange(n)[::-1]
+    ax.hlines(y, dens["density_lo"], dens["density_hi"], color=BLUE, lw=1.5)
+    ax.plot(dens["density"], y, "o", color=BLUE, ms=4)
+    ax.axvline(1.0, color="black", ls=":", lw=1)
+    labels = [f"{m} ({d:%Y-%m}, {p / 1e9:.3g}B)" for m, d, p in
+              zip(dens["model"], dens["release_date"], dens["params"])]
+    ax.set_yticks(y, labels, fontsize=7)
+    ax.set_ylim(-1, n)
+    ax.set_xscale("log")
+    ax.set_xlabel(f"capability density N_eff / N (log scale), median and {int(prob * 100)}% interval")
+    ax.set_title(f"Density per model ('{run_info(tree, name)['name']}'), ordered by "
+                 f"{'release date (newest first)' if order == 'date' else 'density'}", fontsize=10)
+    ax.grid(alpha=0.3, axis="x", which="both", lw=0.5)
+    fig.tight_layout(rect=(0, 0.45 / (1.6 + 0.19 * n), 1, 1))
+    footnote(fig, tree, "Labels: model (release month, size). Dotted line: density 1.")
+    return fig
+
+
+# ---------------------------------------------------------------------------
+# posterior predictive and LOO-PIT
+# ---------------------------------------------------------------------------
+
+def ppc_by_benchmark(tree: xr.DataTree, table: pd.DataFrame | None = None, seed: int = 0,
+                     name: str | None = None) -> plt.Figure:
+    """Observed score vs posterior predictive (mean and 90% interval), one panel per benchmark."""
+    from .checks import obs_table, posterior_predictive
+
+    if table is None or "predicted_lo" not in table:
+        table = obs_table(tree, posterior_predictive(tree, seed))
+    benches = list(dict.fromkeys(table["benchmark"]))
+    ncol = min(3, len(benches))
+    nrow = math.ceil(len(benches) / ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(4.2 * ncol, 3.9 * nrow + 0.6), squeeze=False)
+    for ax, b in zip(axes.ravel(), benches):
+        g = table[table["benchmark"] == b]
+        out = (g["observed"] < g["predicted_lo"]) | (g["observed"] > g["predicted_hi"])
+        for mask, color, lab in ((~out, BLUE, "inside 90%"), (out, RED, "outside 90%")):
+            gg = g[mask]
+            ax.errorbar(gg["predicted_mean"], gg["observed"],
+                        xerr=np.vstack([gg["predicted_mean"] - gg["predicted_lo"],
+                                        gg["predicted_hi"] - gg["predicted_mean"]]).clip(0),
+                        fmt="o", ms=3, color=color, ecolor=color, elinewidth=0.6, alpha=0.7,
+                        label=f"{lab} ({int(mask.sum())})")
+        lim = [0, max(0.05, float(np.nanmax(g[["observed", "predicted_hi"]].to_numpy())) * 1.05)]
+        ax.plot(lim, lim, color="black", lw=0.8, ls="--")
+        ax.set_xlim(lim)
+        ax.set_ylim(lim)
+        cov = 1 - out.mean()
+        ax.set_title(f"{b}: {len(g)} scores, 90% coverage {cov:.2f}", fontsize=9)
+        ax.set_xlabel("predicted score (fraction correct)", fontsize=8)
+        ax.set_ylabel("observed score (fraction correct)", fontsize=8)
+        ax.legend(fontsize=7, loc="upper left")
+        ax.grid(alpha=0.3, lw=0.5)
+    for ax in axes.ravel()[len(benches):]:
+        ax.set_visible(False)
+    fig.suptitle(f"Posterior predictive check per benchmark: '{run_info(tree, name)['name']}'", fontsize=11)
+    return _finish(fig, tree, "Bars: 90% posterior predictive interval of the score (beta-binomial). "
+                   "Dashed: observed = predicted.", bottom=0.07 / nrow + 0.02)
+
+
+def loo_pit_plot(pit: np.ndarray | None = None, tree: xr.DataTree | None = None, table: pd.DataFrame | None = None,
+                 prob: float = 0.95, name: str | None = None) -> plt.Figure:
+    """LOO-PIT histogram and ECDF difference with the simultaneous KS band; uniform = calibrated."""
+    if pit is None:
+        from .checks import loo_pit
+
+        pit = loo_pit(tree)
+    pit = np.asarray(pit, float)
+    pit = pit[np.isfinite(pit)]
+    n = pit.size
+    ks = stats.kstest(pit, "uniform")
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 4.2))
+    a1.hist(pit, bins=20, range=(0, 1), density=True, color=BLUE, alpha=0.7, edgecolor="white")
+    a1.axhline(1.0, color="black", ls="--", lw=1, label="uniform (calibrated)")
+    se = math.sqrt(20 / n * (1 - 1 / 20)) if n else 0.0  # binomial sd of a bin's density
+    a1.axhspan(1 - 2 * se, 1 + 2 * se, color=GREY, alpha=0.2, lw=0, label="±2 sd per bin", zorder=0)
+    a1.set_xlabel("LOO-PIT value P(replicated score ≤ observed | other scores)")
+    a1.set_ylabel("density")
+    a1.legend(fontsize=7)
+    u = np.sort(pit)
+    ecdf = np.arange(1, n + 1) / n
+    a2.step(u, ecdf - u, where="post", color=BLUE)
+    crit = float(stats.kstwo.ppf(prob, n)) if n else 0.0
+    a2.axhspan(-crit, crit, color=GREY, alpha=0.2, lw=0, label=f"{int(prob * 100)}% KS band", zorder=0)
+    a2.axhline(0, color="black", lw=0.8)
+    a2.set_xlabel("PIT value u")
+    a2.set_ylabel("ECDF(u) − u")
+    a2.legend(fontsize=7)
+    for ax in (a1, a2):
+        ax.grid(alpha=0.3, lw=0.5)
+    name = run_info(tree, name)["name"] if tree is not None else (name or "")
+    fig.suptitle(f"LOO-PIT calibration of the scores{f' (run {name!r})' if name else ''}: {n} scores, "
+                 f"KS p = {ks.pvalue:.3g}", fontsize=11)
+    return _finish(fig, tree, "PIT of each score under the model fitted without it (PSIS-LOO); "
+                   "ties of the discrete counts randomised. Too many values near 0 and 1: intervals too narrow.",
+                   bottom=0.1)
+
+
+# ---------------------------------------------------------------------------
+# breaks
+# ---------------------------------------------------------------------------
+
+def break_comparison(trees, names=None, prob: float = 0.9) -> plt.Figure:
+    """Trend slope per period (ln density per year, with doubling time) for each run.
+
+    Linear runs show one 'whole period' slope; break and change-point runs a
+    slope before and after, with P(A_after > A_before).
+    """
+    if isinstance(trees, xr.DataTree):
+        trees = [trees]
+    names = list(names) if names is not None else [run_info(t)["name"] for t in trees]
+    rows = []
+    for name, t in zip(names, trees):
+        sl = slope_draws(t)
+        for period, s in sl.items():
+            med, lo, hi = interval(s, prob)
+            rows.append((name, period, med, lo, hi))
+    fig, ax = plt.subplots(figsize=(8.5, 1.4 + 0.45 * len(rows)))
+    y = np.arange(len(rows))[::-1]
+    colors = {"all": BLUE, "before": GREY, "after": ORANGE}
+    for yi, (name, period, med, lo, hi) in zip(y, rows):
+        ax.hlines(yi, lo, hi, color=colors[period], lw=3)
+        ax.plot(med, yi, "o", color="black", ms=4)
+        dt = doubling_from_slope(np.array([med]))[0] * MONTHS_PER_YEAR
+        ax.annotate(f"doubling {dt:.1f} mo" if np.isfinite(dt) else "no doubling", (hi, yi), xytext=(5, -3),
+                    textcoords="offset points", fontsize=7)
+    ax.set_yticks(y, [f"{n} — {PERIOD_LABEL[p]}" for n, p, *_ in rows], fontsize=8)
+    ax.axvline(0, color="black", lw=0.8)
+    ax.axvline(0.0073 * DAYS_PER_YEAR, color=RED, ls=":", lw=1, label="Xiao et al. 2024: 0.0073/day")
+    ax.set_xlabel(f"trend slope A (ln density per year), median and {int(prob * 100)}% interval")
+    lines = []
+    for name, t in zip(names, trees):
+        s = slope_draws(t)
+        if "after" in s:
+            lines.append(f"{name}: P(A_after > A_before) = {np.mean(s['after'] > s['before']):.2f}")
+    ax.set_title("Density trend slopes per period" + ("\n" + "; ".join(lines) if lines else ""), fontsize=10)
+    ax.legend(fontsize=7, loc="lower right")
+    ax.grid(alpha=0.3, axis="x", lw=0.5)
+    xmax = max(r[4] for r in rows)
+    ax.set_xlim(right=xmax + 0.25 * (xmax - min(min(r[3] for r in rows), 0)))
+    refs = sorted({f"'{run_info(t)['reference']}' at D0 = {run_info(t)['d0']:.3g} tokens" for t in trees})
+    note = ("" if len(trees) == 1 else f"Reference family: {'; '.join(refs)}. ") + \
+        "A: slope of ln(density N_eff / N) per year; doubling time = ln 2 / A."
+    fig.tight_layout(rect=(0, 0.45 / (1.4 + 0.45 * len(rows)), 1, 1))
+    footnote(fig, trees[0] if len(trees) == 1 else None, note)
+    return fig

@@ -1,0 +1,470 @@
+"""Projections: when does a model of a given size reach a target's level?
+
+A closed target q (say GPT-4) has a latent log effective size x_q, inferred
+jointly with everything else from its reported scores. The frontier (or mean)
+trend f(t) is the log density of the best models released at time t, so a
+model of N parameters released at t has (at most, on the trend) log effective
+size f(t) + log N. Per posterior draw the projected date t* solves::
+
+    f(t*) + log N = x_q,   i.e.   f(t*) = c,   c = x_q - log N   (log density needed)
+
+Which root: t* is the first date at which the trend line rises through c (the
+first time a model of N parameters on the trend reaches the target). For the
+forms of :mod:`bayes_density.trend`:
+
+- ``linear``: t* = (c - intercept) / slope; no crossing when slope <= 0.
+- ``break``: the piecewise line in full (slope before, latest slope after the
+  known break, optional jump at the break). A crossing before the break counts
+  when the before-slope is positive; otherwise the latest period is extrapolated.
+- ``changepoint``: each draw uses its own change point; the smoothed hinge is
+  solved on a fine grid (linear interpolation, error << 1 day) and the linear
+  tails either side in closed form.
+
+Draws without a rising crossing are "never" (t* = +inf), except where the trend
+line already lies at or above c at the data start and never dips below to
+rise through it again ("already", t* = -inf). Both kinds stay in the
+quantiles (as -inf and +inf; a quantile that is infinite is reported as
+"already" or "never") and in P(t* <= by).
+
+Everything reads the posterior only; nothing is refitted. f(t) is evaluated by
+:func:`bayes_density.placement.trend_draws`, the same function every other
+derived quantity uses.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from .fit import spec_of
+from .placement import trend_draws
+from .summaries import DAYS_PER_YEAR, draws, interval
+
+#: grid step (years) for the smoothed change-point hinge: ~1.8 days
+GRID_STEP = 0.005
+#: the softplus hinge is linear to < 1e-15 nats this many switch widths from its change point
+HINGE_WIDTHS = 40.0
+NEVER = "never"
+ALREADY = "already"
+
+
+# ---------------------------------------------------------------- inputs
+
+
+def _targets_in_run(tree: xr.DataTree) -> list[str]:
+    return list(json.loads(tree.attrs.get("targets", "[]")))
+
+
+def target_log_neff(tree: xr.DataTree, target: str) -> np.ndarray:
+    """Posterior draws of the target's log effective size (natural log of parameters).
+
+    Raises ValueError naming the targets available in the run, or saying why
+    ``target`` is missing (no reported scores on the fitted benchmarks).
+    """
+    available = _targets_in_run(tree)
+    if target not in available:
+        avail = ", ".join(available) if available else "none"
+        try:
+            spec = spec_of(tree)
+            in_spec, benchmarks = target in spec.targets, list(spec.benchmarks)
+        except Exception:  # noqa: BLE001 - a run without a readable spec still gets a clear message
+            in_spec, benchmarks = False, []
+        if "constant_data" in tree.children and "benchmark" in tree.constant_data.coords:
+            benchmarks = list(tree.constant_data["benchmark"].to_numpy().astype(str))
+        if in_spec:
+            raise ValueError(
+                f"target {target!r} is not in this run: it has no reported scores on the fitted benchmarks "
+                f"({', '.join(benchmarks)}), so its effective size was not inferred. Targets in this run: "
+                f"{avail}. Add its scores (targets.csv) on one of these benchmarks, or fit a spec whose "
+                "benchmarks it has scores on"
+            )
+        raise ValueError(
+            f"unknown target {target!r}; targets in this run: {avail} (a run holds the targets named in its "
+            "spec's [target] names that have scores on its benchmarks)"
+        )
+    post = tree.posterior
+    if "target_log_neff" not in post:
+        raise ValueError(f"run lists target {target!r} but its posterior has no 'target_log_neff'")
+    da = post["target_log_neff"]
+    if "target" in da.coords:
+        da = da.sel(target=target)
+    else:
+        da = da.isel(target=available.index(target))
+    return da.stack(sample=("chain", "draw")).to_numpy().astype(float)
+
+
+def _parse_date(value, name: str) -> pd.Timestamp:
+    ts = pd.to_datetime(value, errors="coerce") if value is not None else pd.NaT
+    if pd.isna(ts) or not isinstance(ts, pd.Timestamp):
+        raise ValueError(f"{name} = {value!r} is not a date (expected YYYY-MM-DD)")
+    return ts
+
+
+def _check_size(size) -> float:
+    try:
+        s = float(size)
+    except (TypeError, ValueError):
+        raise ValueError(f"size = {size!r} is not a number of parameters") from None
+    if not math.isfinite(s) or s <= 0:
+        raise ValueError(f"size must be a positive number of parameters, got {size!r}")
+    return s
+
+
+def _check_prob(prob) -> float:
+    p = float(prob)
+    if not 0 < p < 1:
+        raise ValueError(f"prob must lie strictly between 0 and 1, got {prob!r}")
+    return p
+
+
+def _t0(tree: xr.DataTree) -> pd.Timestamp:
+    return pd.Timestamp(tree.attrs["t0"])
+
+
+def years_since_t0(tree: xr.DataTree, date) -> float:
+    """Model time (years since the run's t0) of a date."""
+    return float((pd.Timestamp(date) - _t0(tree)).days / DAYS_PER_YEAR)
+
+
+def _data_span(tree: xr.DataTree) -> tuple[float, float]:
+    """(first, last) fitted model date in model years; (0, 0) if the run holds none."""
+    if "constant_data" in tree.children and "t" in tree.constant_data:
+        t = tree.constant_data["t"].to_numpy().astype(float)
+        if t.size:
+            return float(t.min()), float(t.max())
+    return 0.0, 0.0
+
+
+def date_of(tree: xr.DataTree, t_years: float) -> str:
+    """ISO date of a model time; 'never' for +inf, 'already' for -inf."""
+    if np.isnan(t_years):
+        return "undefined"
+    if t_years == np.inf:
+        return NEVER
+    if t_years == -np.inf:
+        return ALREADY
+    days = int(round(float(t_years) * DAYS_PER_YEAR))
+    ordinal = _t0(tree).date().toordinal() + days
+    if ordinal > _dt.date.max.toordinal():
+        return f"after {_dt.date.max.isoformat()}"
+    if ordinal < 1:
+        return f"before {_dt.date.min.isoformat()}"
+    return _dt.date.fromordinal(ordinal).isoformat()
+
+
+# ---------------------------------------------------------------- crossing
+
+
+def _window(tree: xr.DataTree) -> tuple[float, float, np.ndarray]:
+    """(L, R, grid): f is linear left of L and right of R in every draw; grid spans [L, R]."""
+    spec = spec_of(tree)
+    if spec.trend == "linear":
+        return 0.0, 0.0, np.array([0.0])
+    if spec.trend == "break":
+        tb = years_since_t0(tree, spec.break_date)
+        return tb, tb, np.array([tb])
+    if spec.trend == "changepoint":
+        from .priors import prior
+
+        w = float(prior("switch_width", spec.priors)[1][0])
+        cp = draws(tree, "changepoint")
+        lo, hi = float(cp.min()) - HINGE_WIDTHS * w, float(cp.max()) + HINGE_WIDTHS * w
+        n = max(int(math.ceil((hi - lo) / GRID_STEP)) + 1, 2)
+        return lo, hi, np.linspace(lo, hi, n)
+    raise ValueError(f"unknown trend form {spec.trend!r}")
+
+
+def crossing_times(tree: xr.DataTree, level: np.ndarray) -> np.ndarray:
+    """Per draw, the first model time t* (years since t0) at which f rises through ``level``.
+
+    ``level`` is the log density to reach, one value per draw (or a scalar).
+    Returns +inf where f never rises through it, -inf where f is at or above
+    it from the data start on without crossing (see the module docstring).
+    """
+    L, R, grid = _window(tree)
+    pts = np.concatenate([[L - 2.0, L - 1.0], grid, [R + 1.0, R + 2.0]])
+    F = trend_draws(tree, pts)  # (S, G + 4)
+    S = F.shape[0]
+    c = np.broadcast_to(np.asarray(level, float), (S,)).astype(float)
+    s1 = F[:, 1] - F[:, 0]  # slope left of L
+    fL = F[:, 1] + s1  # left limit of f at L
+    G = F[:, 2:-2]  # f on the grid
+    s2 = F[:, -1] - F[:, -2]  # slope right of R
+    fR = F[:, -2] - s2  # right limit of f at R (differs from f(R) by a jump at a break)
+
+    t = np.full(S, np.nan)
+    todo = np.ones(S, bool)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # 1. left tail: rising line through c at or before L
+        hit = todo & (s1 > 0) & (fL >= c)
+        t[hit] = L - (fL[hit] - c[hit]) / s1[hit]
+        todo &= ~hit
+        # 2. a step up at L (not produced by the shipped forms, kept for completeness)
+        hit = todo & (fL < c) & (G[:, 0] >= c)
+        t[hit] = L
+        todo &= ~hit
+        # 3. inside the grid: first k with f(g_{k-1}) < c <= f(g_k), linear interpolation
+        if G.shape[1] > 1:
+            below = G < c[:, None]
+            rise = below[:, :-1] & ~below[:, 1:]
+            any_rise = rise.any(axis=1)
+            k = np.argmax(rise, axis=1)  # first rising step (index of its left end)
+            hit = todo & any_rise
+            i = np.flatnonzero(hit)
+            g0, g1 = grid[k[i]], grid[k[i] + 1]
+            v0, v1 = G[i, k[i]], G[i, k[i] + 1]
+            t[i] = g0 + (c[i] - v0) / (v1 - v0) * (g1 - g0)
+            todo &= ~hit
+        # 4. a step up at R: the jump at a break
+        hit = todo & (G[:, -1] < c) & (fR >= c)
+        t[hit] = R
+        todo &= ~hit
+        # 5. right tail: rising line through c after R
+        hit = todo & (s2 > 0) & (fR < c)
+        t[hit] = R + (c[hit] - fR[hit]) / s2[hit]
+        todo &= ~hit
+    if todo.any():
+        start = _data_span(tree)[0]
+        f_start = trend_draws(tree, np.array([start]))[:, 0]
+        t[todo & (f_start >= c)] = -np.inf
+        t[todo & (f_start < c)] = np.inf
+    return t
+
+
+def _quantiles(x: np.ndarray, qs) -> np.ndarray:
+    """Quantiles that keep +-inf: linear interpolation when all draws are finite, else order statistics."""
+    x = np.asarray(x, float)
+    if np.all(np.isfinite(x)):
+        return np.quantile(x, qs)
+    return np.quantile(x, qs, method="inverted_cdf")
+
+
+def _summary(x: np.ndarray, prob: float) -> dict:
+    med, lo, hi = interval(np.asarray(x, float), prob)
+    return {"median": float(med), "lo": float(lo), "hi": float(hi)}
+
+
+def link_note(tree: xr.DataTree, target: str, x_target: np.ndarray) -> str | None:
+    """A caution when the target's effective size lies outside the fitted (and reference) models'."""
+    post = tree.posterior
+    names, med = [], []
+    if "log_neff" in post:
+        med.append(np.median(draws(tree, "log_neff"), axis=0))
+        names += list(post["log_neff"]["model"].to_numpy().astype(str))
+    const = tree.constant_data if "constant_data" in tree.children else None
+    if "ref_log_density" in post and const is not None and "ref_log_params" in const:
+        med.append(np.median(draws(tree, "ref_log_density"), axis=0) + const["ref_log_params"].to_numpy())
+        names += list(post["ref_log_density"]["reference"].to_numpy().astype(str))
+    if not med:
+        return None
+    med = np.concatenate(med)
+    xq = float(np.median(x_target))
+    hi, lo = int(np.argmax(med)), int(np.argmin(med))
+    if xq > med[hi]:
+        return (f"{target}'s effective size (median {math.exp(xq):.2g} parameters) is above every fitted "
+                f"model's (largest: {names[hi]}, {math.exp(med[hi]):.2g}): the projection extrapolates the "
+                "benchmark link beyond the fitted range")
+    if xq < med[lo]:
+        return (f"{target}'s effective size (median {math.exp(xq):.2g} parameters) is below every fitted "
+                f"model's (smallest: {names[lo]}, {math.exp(med[lo]):.2g}): the projection extrapolates the "
+                "benchmark link beyond the fitted range")
+    return None
+
+
+# ---------------------------------------------------------------- public API
+
+
+def project(tree: xr.DataTree, size: float = 8e9, target: str = "GPT-4", by: str = "2025-12-31",
+            prob: float = 0.9) -> dict:
+    """When does a model of ``size`` parameters on the trend reach ``target``'s effective size?
+
+    Returns ISO dates (median, equal-tailed ``prob`` interval, 50% interval),
+    P(reached by ``by``), the share of draws where it never happens, the
+    target's effective size (parameters) and, when that lies outside the
+    fitted models' range, a ``note``.
+    """
+    size = _check_size(size)
+    prob = _check_prob(prob)
+    by_ts = _parse_date(by, "by")
+    x_q = target_log_neff(tree, target)
+    level = x_q - math.log(size)  # log density the trend must reach, per draw
+    t = crossing_times(tree, level)
+    q = _quantiles(t, [(1 - prob) / 2, 0.25, 0.5, 0.75, (1 + prob) / 2])
+    lo, q25, med, q75, hi = (date_of(tree, v) for v in q)
+    first, last = _data_span(tree)
+    return {
+        "target": target,
+        "size": size,
+        "by": by_ts.date().isoformat(),
+        "prob": prob,
+        "trend": tree.attrs.get("trend", spec_of(tree).trend),
+        "date_median": med,
+        "date_lo": lo,
+        "date_hi": hi,
+        "date_q25": q25,
+        "date_q75": q75,
+        "p_by": float(np.mean(t <= years_since_t0(tree, by_ts))),
+        "p_never": float(np.mean(t == np.inf)),
+        "p_already": float(np.mean(t == -np.inf)),
+        "target_neff": {k: math.exp(v) for k, v in _summary(x_q, prob).items()},
+        "density_needed": {k: math.exp(v) for k, v in _summary(level, prob).items()},
+        "data_start": date_of(tree, first),
+        "data_end": date_of(tree, last),
+        "n_draws": int(t.size),
+        "note": link_note(tree, target, x_q),
+    }
+
+
+def smallest_size(tree: xr.DataTree, target: str = "GPT-4", date: str = "2026-06-30", prob: float = 0.9) -> dict:
+    """The size a model on the trend needs at ``date`` to match ``target``: S = exp(x_q - f(t)) per draw."""
+    prob = _check_prob(prob)
+    ts = _parse_date(date, "date")
+    x_q = target_log_neff(tree, target)
+    f = trend_draws(tree, np.array([years_since_t0(tree, ts)]))[:, 0]
+    log_size = x_q - f
+    first, last = _data_span(tree)
+    return {
+        "target": target,
+        "date": ts.date().isoformat(),
+        "prob": prob,
+        "trend": tree.attrs.get("trend", spec_of(tree).trend),
+        "size": {k: math.exp(v) for k, v in _summary(log_size, prob).items()},
+        "target_neff": {k: math.exp(v) for k, v in _summary(x_q, prob).items()},
+        "data_start": date_of(tree, first),
+        "data_end": date_of(tree, last),
+        "n_draws": int(log_size.size),
+        "note": link_note(tree, target, x_q),
+    }
+
+
+def format_size(x: float) -> str:
+    """Parameters in short form: 8e9 -> '8B', 1.2e12 -> '1.2T'."""
+    for div, unit in ((1e12, "T"), (1e9, "B"), (1e6, "M")):
+        if x >= div:
+            return f"{x / div:.3g}{unit}"
+    return f"{x:.3g}"
+
+
+def format_projection(d: dict) -> str:
+    """Readable text for the dict of :func:`project` (or of :func:`smallest_size`)."""
+    pct = int(round(100 * d.get("prob", 0.9)))
+    neff = d["target_neff"]
+    neff_line = (f"{d['target']} effective size: {format_size(neff['median'])} parameters "
+                 f"[{format_size(neff['lo'])}, {format_size(neff['hi'])}] ({pct}% interval)")
+    if isinstance(d.get("size"), dict):  # smallest_size
+        s = d["size"]
+        lines = [
+            f"smallest model on the {d['trend']} trend matching {d['target']} on {d['date']}:",
+            f"  size: {format_size(s['median'])} parameters (median), {pct}% interval "
+            f"[{format_size(s['lo'])}, {format_size(s['hi'])}]",
+            f"  {neff_line}",
+            f"  fitted models span {d['data_start']} to {d['data_end']}",
+        ]
+    else:
+        lines = [
+            f"when does a {format_size(d['size'])}-parameter model reach {d['target']}'s level? "
+            f"({d['trend']} trend, fitted models {d['data_start']} to {d['data_end']})",
+            f"  projected date: {d['date_median']} (median)",
+            f"  50% interval: {d['date_q25']} to {d['date_q75']}",
+            f"  {pct}% interval: {d['date_lo']} to {d['date_hi']}",
+            f"  P(reached by {d['by']}): {d['p_by']:.2f}",
+        ]
+        if d.get("p_never", 0) > 0:
+            lines.append(f"  P(never: the trend stops rising before reaching it): {d['p_never']:.3f}")
+        if d.get("p_already", 0) > 0:
+            lines.append(f"  P(already on the trend at the data start): {d['p_already']:.3f}")
+        lines.append(f"  {neff_line}")
+        dn = d.get("density_needed")
+        if dn:
+            lines.append(f"  density needed: {dn['median']:.3g} x the reference family "
+                         f"[{dn['lo']:.3g}, {dn['hi']:.3g}]")
+    if d.get("note"):
+        lines.append(f"  note: {d['note']}")
+    return "\n".join(lines)
+
+
+def _dates(tree: xr.DataTree, t_years: np.ndarray) -> pd.DatetimeIndex:
+    return _t0(tree) + pd.to_timedelta(np.round(np.asarray(t_years, float) * DAYS_PER_YEAR), unit="D")
+
+
+def plot_fan_chart(tree: xr.DataTree, target: str = "GPT-4", size: float = 8e9, ax=None, until=None,
+                   prob: float = 0.9):
+    """Fan chart of the trend against the level a ``size`` model needs to match ``target``.
+
+    Upper panel: median, 50% and ``prob`` bands of exp f(t) from the data start
+    to past the projected crossing (or to ``until``), fitted models' median
+    densities, and the level exp(x_q) / size (median and band). Lower panel
+    (a twin axis when ``ax`` is given): histogram of the crossing dates.
+    Returns the matplotlib Figure.
+    """
+    import matplotlib.pyplot as plt
+
+    size = _check_size(size)
+    prob = _check_prob(prob)
+    x_q = target_log_neff(tree, target)
+    level = x_q - math.log(size)
+    t_cross = crossing_times(tree, level)
+    first, last = _data_span(tree)
+    if until is not None:
+        end = years_since_t0(tree, _parse_date(until, "until"))
+    else:
+        fin = t_cross[np.isfinite(t_cross)]
+        reach = float(np.quantile(fin, (1 + prob) / 2)) if fin.size else last
+        end = min(max(last + 1.0, reach + 0.5), last + 20.0)
+    if end <= first:
+        raise ValueError(f"until = {until!r} is not after the data start {date_of(tree, first)}")
+    tg = np.linspace(first, end, 400)
+    f = trend_draws(tree, tg)
+    lo_p, hi_p = (1 - prob) / 2, (1 + prob) / 2
+    qf = np.exp(np.quantile(f, [lo_p, 0.25, 0.5, 0.75, hi_p], axis=0))
+    ql = np.exp(np.quantile(level, [lo_p, 0.5, hi_p]))
+    x = _dates(tree, tg)
+    pct = int(round(100 * prob))
+
+    twin = ax is not None
+    if ax is None:
+        fig, (ax, ax_h) = plt.subplots(2, 1, figsize=(9, 6.5), sharex=True,
+                                       gridspec_kw={"height_ratios": [3, 1]})
+    else:
+        fig, ax_h = ax.figure, ax.twinx()
+    ax.fill_between(x, qf[0], qf[4], color="C0", alpha=0.18, lw=0, label=f"trend, {pct}% band")
+    ax.fill_between(x, qf[1], qf[3], color="C0", alpha=0.35, lw=0, label="trend, 50% band")
+    ax.plot(x, qf[2], color="C0", lw=2, label="trend (frontier)" if tree.attrs.get("frontier", 1) else "trend (mean)")
+    post = tree.posterior
+    if "log_density" in post and "constant_data" in tree.children and "release_date" in tree.constant_data:
+        dens = np.exp(np.median(draws(tree, "log_density"), axis=0))
+        ax.scatter(pd.to_datetime(tree.constant_data["release_date"].to_numpy()), dens, s=10, color="0.4",
+                   alpha=0.6, zorder=3, label="fitted models (median density)")
+    ax.axhspan(ql[0], ql[2], color="C3", alpha=0.15, lw=0)
+    ax.axhline(ql[1], color="C3", lw=1.5, ls="--",
+               label=f"{target} reached by a {format_size(size)} model ({pct}% band)")
+    ax.set_yscale("log")
+    ax.set_ylabel("density relative to the reference family (log scale)")
+    ax.set_title(f"When does a {format_size(size)}-parameter model reach {target}'s level? "
+                 f"({tree.attrs.get('trend', 'linear')} trend)")
+    ax.legend(loc="upper left", fontsize=8)
+    ax.grid(alpha=0.3, which="both")
+
+    inside = t_cross[np.isfinite(t_cross) & (t_cross >= first) & (t_cross <= end)]
+    if inside.size:
+        ax_h.hist(_dates(tree, inside), bins=60, color="C3", alpha=0.25 if twin else 0.6)
+    label = "projected crossing dates (posterior draws)"
+    outside = 1 - inside.size / t_cross.size
+    if outside > 0:
+        label += f"; {outside:.0%} outside the plotted range or never"
+    ax_h.set_ylabel("draws")
+    if twin:  # histogram on a twin axis of the caller's panel
+        ax_h.text(0.99, 0.02, label, transform=ax_h.transAxes, ha="right", va="bottom", fontsize=8)
+        ax.set_xlabel("release date")
+    else:
+        ax_h.set_title(label, fontsize=9)
+        ax_h.set_xlabel("release date")
+        ax_h.grid(alpha=0.3)
+    ax.set_xlim(x[0], x[-1])
+    fig.tight_layout()
+    return fig
