@@ -173,20 +173,28 @@ def attach_inputs(tree: xr.DataTree, inputs: ModelInputs, spec: ModelSpec) -> xr
     return tree
 
 
-def save(tree: xr.DataTree, path: str | Path) -> Path:
-    """Write a run to NetCDF atomically: a temporary file in the same folder, then rename."""
+def atomic_write(path: str | Path, write) -> Path:
+    """Call ``write(tmp_path)`` on a temporary file beside ``path``, then rename it into place.
+
+    Nothing half-written is left behind: on any failure the temporary file is removed.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
-        tree.to_netcdf(tmp, engine="h5netcdf")
+        write(tmp)
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def save(tree: xr.DataTree, path: str | Path) -> Path:
+    """Write a run to NetCDF atomically."""
+    return atomic_write(path, lambda tmp: tree.to_netcdf(tmp, engine="h5netcdf"))
 
 
 def load(path: str | Path) -> xr.DataTree:

@@ -17,8 +17,6 @@ import datetime as _dt
 import html
 import io
 import json
-import os
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -30,6 +28,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import xarray as xr  # noqa: E402
 
+from .fit import atomic_write  # noqa: E402
 from . import checks, plots, summaries  # noqa: E402
 
 CSS = """
@@ -435,14 +434,4 @@ def write_report(trees: list, out_path, names=None, comparison=None, projection=
     out = Path(out_path)
     page = build_report(trees, names=names, comparison=comparison, projection=projection, baseline=baseline,
                         prob=prob, sensitivity=sensitivity, seed=seed)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(page)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return out
+    return atomic_write(out, lambda tmp: Path(tmp).write_text(page, encoding="utf-8"))

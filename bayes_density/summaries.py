@@ -51,7 +51,6 @@ def _doubling_row(name: str, slope: np.ndarray, prob: float, per_year: float, un
 def slope_draws(tree: xr.DataTree) -> dict[str, np.ndarray]:
     """Trend slope draws (natural log per year) per period: 'all', or 'before'/'after' a break."""
     trend = tree.attrs.get("trend", "linear")
-    post = tree.posterior
     if trend == "linear":
         return {"all": draws(tree, "slope")}
     p = {"slope": draws(tree, "slope"), "slope_change": draws(tree, "slope_change")}
