@@ -174,8 +174,14 @@ def cmd_report(args) -> int:
     from .fit import load
     from .report import write_report
 
+    from .projection import plot_fan_chart
+
     trees = [load(p) for p in args.runs]
-    path = write_report(trees, args.out, names=[Path(p).stem for p in args.runs])
+    fan = None
+    targets = json.loads(trees[0].attrs.get("targets", "[]"))
+    if targets:
+        fan = plot_fan_chart(trees[0], target=targets[0], size=args.size)
+    path = write_report(trees, args.out, names=[Path(p).stem for p in args.runs], projection=fan)
     print(f"wrote {path}")
     return 0
 
@@ -253,6 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("report", help="self-contained HTML report of one or more runs")
     r.add_argument("runs", nargs="+")
     r.add_argument("--out", default="report.html")
+    r.add_argument("--size", type=float, default=8e9, help="size for the projection fan chart (parameters)")
     r.set_defaults(func=cmd_report)
 
     da = sub.add_parser("data", help="coverage summary of the data (shipped or --data DIR)")
