@@ -19,7 +19,10 @@ Checks (all on the score likelihood ``k``):
 - Pareto-k of PSIS-LOO (``az.loo``): above 0.7 the LOO estimate for that
   score is unreliable (a score with high leverage on its own model's density).
 - Standardised residuals z = (observed - predictive mean) / predictive sd,
-  per score, from the posterior predictive.
+  per score, from the posterior predictive; summarised per benchmark and,
+  when the scores carry several harnesses, per harness (a harness whose z
+  spread is well above 1 is noisier than the model's one precision per
+  benchmark allows).
 - Prior predictive (implied score ranges per benchmark) and power-scaling
   prior sensitivity (``psense_summary``) rebuild the PyMC model from the run;
   they need the current model code to match the run's variables.
