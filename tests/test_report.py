@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bayes_density import fit as fit_mod
 from bayes_density import plots
 from bayes_density.report import write_report
 
@@ -173,7 +174,7 @@ def test_report_write_is_atomic(simulated_fit, tmp_path, monkeypatch):
     def bad_replace(src, dst):
         raise OSError("disk full")
 
-    monkeypatch.setattr(report_mod.os, "replace", bad_replace)
+    monkeypatch.setattr(fit_mod.os, "replace", bad_replace)
     with pytest.raises(OSError, match="disk full"):
         write_report([simulated_fit], target)
     monkeypatch.undo()
