@@ -24,9 +24,11 @@ def test_recovery_single_fit(simulated, simulated_fit):
     diag = diagnostics(tree)
     assert diag["rhat_max"] < 1.05, diag
     assert diag["divergences"] <= 10, diag
-    # the trend slope and the loss-law exponent are inside their 90% intervals
-    assert covered(draws(tree, "slope"), truth["slope"]), (np.median(draws(tree, "slope")), truth["slope"])
-    assert covered(draws(tree, "alpha"), np.exp(truth["log_alpha"]))
+    # the trend slope and the loss-law exponent are inside their 99% intervals (one data
+    # set: a 90% interval misses 1 time in 10 by design; calibration is the pooled test below)
+    assert covered(draws(tree, "slope"), truth["slope"], 0.99), (np.median(draws(tree, "slope")), truth["slope"])
+    a = draws(tree, "alpha")
+    assert covered(a, np.exp(truth["log_alpha"]), 0.99), (np.quantile(a, [0.005, 0.995]), np.exp(truth["log_alpha"]))
     # per-model densities: ~90% coverage (binomial: 60 models, >= 45 covered has p < 1e-3 to fail by chance)
     cov = covered(draws(tree, "log_density"), truth["log_density"])
     assert cov.sum() >= 45, f"{cov.sum()}/60 densities covered"
@@ -43,7 +45,7 @@ def _coverage_run(n_datasets, n_models, draws_, seed0):
     for s in range(n_datasets):
         spec = sim_spec(draws=draws_, tune=draws_, seed=100 + s)
         rng = np.random.default_rng(seed0 + s)
-        truth_in = {"slope": rng.normal(2.5, 0.7), "intercept": rng.normal(0, 0.5)}
+        truth_in = {"slope": rng.normal(2.5, 0.7), "intercept_mean": rng.normal(-0.6, 0.5)}
         inputs, truth = simulate(synthetic_inputs(n_models, seed=seed0 + s), spec, truth=truth_in, seed=seed0 + s)
         tree = sample(inputs, spec, progress=False, log_likelihood=False)
         hits["slope"].append(covered(draws(tree, "slope"), truth["slope"]))
