@@ -39,10 +39,11 @@ class DensityAnalysis:
         self.tree: xr.DataTree | None = None
 
     def fit(self, seed: int | None = None, draws: int | None = None, tune: int | None = None,
-            chains: int | None = None, progress: bool = True, sampler: str = "nutpie") -> xr.DataTree:
+            chains: int | None = None, progress: bool = True, sampler: str = "nutpie",
+            cores: int | None = None) -> xr.DataTree:
         """Sample the posterior; attaches the paper baseline to the run's attributes."""
         tree = fit.sample(self.inputs, self.spec, seed=seed, draws=draws, tune=tune, chains=chains,
-                          progress=progress, sampler=sampler)
+                          progress=progress, sampler=sampler, cores=cores)
         attach_baseline(tree, self.inputs, self.spec.break_date if self.spec.trend != "linear" else None)
         self.tree = tree
         return tree

@@ -54,6 +54,9 @@ class ModelInputs:
     obs_harness: list[str] = field(default_factory=list)
     obs_source: list[str] = field(default_factory=list)
     release_dates: dict[str, pd.Timestamp] = field(default_factory=dict)
+    # per benchmark, the typical score level (fraction of the way from chance to 1) at
+    # which the link is parameterised; None: computed from the scores (typical_level)
+    link_level: np.ndarray | None = None
 
     def subset_models(self, keep: np.ndarray) -> "ModelInputs":
         """The same inputs with only the fitted models where ``keep`` is True (and their scores)."""
@@ -72,6 +75,10 @@ class ModelInputs:
         out.obs_harness = [h for h, k in zip(self.obs_harness, obs_keep) if k] if self.obs_harness else []
         out.obs_source = [h for h, k in zip(self.obs_source, obs_keep) if k] if self.obs_source else []
         return out
+
+    def level(self) -> np.ndarray:
+        """q*_b: the link's parameterisation level per benchmark (see :func:`typical_level`)."""
+        return typical_level(self) if self.link_level is None else np.asarray(self.link_level, float)
 
     @property
     def units(self) -> list[str]:
@@ -129,6 +136,27 @@ def select_models(data, spec: ModelSpec) -> pd.DataFrame:
     sizes = m[size].where(m[size].notna(), m["params"])
     m = m.assign(size=sizes)
     return m[m["size"].notna() & m["release_date"].notna()]
+
+
+LEVEL_RANGE = (0.1, 0.6)
+
+
+def typical_level(inputs: ModelInputs) -> np.ndarray:
+    """Per benchmark, the median score as a fraction of the way from chance to 1, to 2 decimals.
+
+    The link is sampled at this level (:mod:`bayes_density.model`): where the
+    benchmark's data are, so its location and slope there are pinned by the
+    scores whatever the ceiling. Clipped to [0.1, 0.6] (a benchmark without
+    scores, or scored mostly near chance or near its top, still gets a level
+    that leaves room for the ceiling above it).
+    """
+    out = np.full(len(inputs.benchmarks), 0.35)
+    for b in range(len(inputs.benchmarks)):
+        sel = inputs.obs_bench == b
+        if sel.any():
+            frac = (inputs.obs_k[sel] / inputs.obs_n[sel] - inputs.chance[b]) / (1 - inputs.chance[b])
+            out[b] = np.median(frac)
+    return np.round(np.clip(out, *LEVEL_RANGE), 2)
 
 
 def prepare(data, spec: ModelSpec) -> ModelInputs:
@@ -236,6 +264,7 @@ def prepare(data, spec: ModelSpec) -> ModelInputs:
         inputs.loss_log_params = np.log(losses["params"].to_numpy(float))
         inputs.loss_log_tokens = np.log(losses["tokens"].to_numpy(float))
         inputs.loss = losses["loss"].to_numpy(float)
+    inputs.link_level = typical_level(inputs)
     return inputs
 
 

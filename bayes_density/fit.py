@@ -64,6 +64,7 @@ def sample(
     target_accept: float = 0.9,
     log_likelihood: bool = True,
     cache: bool = True,
+    cores: int | None = None,
 ) -> xr.DataTree:
     """Fit the joint model; ``sampler`` is ``nutpie`` (default) or ``pymc`` (PyMC's own NUTS).
 
@@ -72,6 +73,8 @@ def sample(
     top of a diagonal mass matrix. ``target_accept`` 0.9 (not 0.8) keeps the
     step small enough for the steep-link tail of benchmarks with few models in
     their transition (sporadic divergences there in simulation at 0.8).
+    ``cores``: chains run in parallel (default: one per CPU, at most ``chains``);
+    1 when several fits run side by side in separate processes.
     """
     import nutpie
 
@@ -79,6 +82,7 @@ def sample(
     draws = spec.draws if draws is None else draws
     tune = spec.tune if tune is None else tune
     chains = spec.chains if chains is None else chains
+    cores = min(chains, os.cpu_count() or 1) if cores is None else max(1, int(cores))
     model = build_model(inputs, spec)
     t_start = time.perf_counter()
     if sampler == "nutpie":
@@ -86,7 +90,7 @@ def sample(
         t_compiled = time.perf_counter()
         tree = nutpie.sample(
             compiled, draws=draws, tune=tune, chains=chains, seed=seed,
-            progress_bar=progress, cores=min(chains, os.cpu_count() or 1), adaptation=adaptation,
+            progress_bar=progress, cores=cores, adaptation=adaptation,
             target_accept=target_accept,
         )
         tree = _drop_warmup(tree)
@@ -95,7 +99,7 @@ def sample(
         t_compiled = time.perf_counter()
         with model:
             tree = pm.sample(draws=draws, tune=tune, chains=chains, random_seed=seed,
-                             progressbar=progress, cores=min(chains, os.cpu_count() or 1),
+                             progressbar=progress, cores=cores,
                              nuts_sampler="pymc", compute_convergence_checks=False,
                              target_accept=target_accept)
     else:
@@ -141,6 +145,7 @@ def attach_inputs(tree: xr.DataTree, inputs: ModelInputs, spec: ModelSpec) -> xr
             "ref_t": ("reference", inputs.ref_t),
             "chance": ("benchmark", inputs.chance),
             "n_items": ("benchmark", inputs.n_items),
+            "link_level": ("benchmark", inputs.level()),
             "obs_unit": ("obs", inputs.obs_unit),
             "obs_bench": ("obs", inputs.obs_bench),
             "obs_n": ("obs", inputs.obs_n),
@@ -247,4 +252,5 @@ def inputs_from_tree(tree: xr.DataTree) -> ModelInputs:
         loss=np.exp(obs["log_loss"].to_numpy()) if has_loss else np.zeros(0),
         obs_harness=list(c["obs_harness"].to_numpy().astype(str)),
         release_dates=dict(zip(models, release)),
+        link_level=c["link_level"].to_numpy() if "link_level" in c else None,
     )

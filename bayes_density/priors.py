@@ -34,20 +34,22 @@ PRIORS = MappingProxyType(
         "loss_nu": ("fixed", (4.0,)),
         # ---- benchmark link  p = g + (h - g) sigmoid(kappa_b (zeta - mu_b)) ----
         # zeta: loss axis in nats of log size at the anchor (the reference models'
-        # mean size, ~25B for Llama-1/2). mu_b: benchmark b's midpoint in nats from
-        # the anchor, sampled as nu_b = mu_b - log((h_b - g_b)/(1 - g_b)) / kappa_b (the
-        # midpoint with the ceiling at 1; a ceiling of 0.95 moves it by < 0.1 nat).
-        # Shared mean N(1, 2) covers benchmarks half-solved by 3B to 200B models, and
-        # the spread between benchmarks is of the same order.
-        "link_nu_mu": ("normal", (1.0, 2.0)),
-        "link_nu_tau": ("halfnormal", (2.0,)),
-        # kappa_b: logit change per nat (factor e) of effective size. Llama-1 7B -> 65B
-        # moves MMLU by about 2 logits over ~2.2 nats: log kappa ~ N(log 1, 0.75).
-        "link_log_kappa_mu": ("normal", (0.0, 0.75)),
-        "link_log_kappa_tau": ("halfnormal", (0.5,)),
-        # ceiling h_b = g + (1 - g) sigmoid(eta_b): label noise keeps ceilings a little
-        # below 1; N(3, 1) on eta puts 95% of h between 0.88 and 0.99 of the way from
-        # floor to 1. Independent per benchmark, not pooled: few models come near any
+        # mean size, ~20B for Llama-1/2). Sampled at the benchmark's typical score
+        # level q*_b (median score, as a fraction of the way from chance to 1):
+        # lambda_b = where the curve reaches q*_b, s_b = its logit slope there.
+        # lambda_b: the median open model has ~7B parameters, ~1 nat below the anchor;
+        # N(-1, 2) for the shared mean covers typical levels reached by 0.1B to 150B
+        # models, and the spread between benchmarks is of the same order.
+        "link_loc_mu": ("normal", (-1.0, 2.0)),
+        "link_loc_tau": ("halfnormal", (2.0,)),
+        # s_b: logit change per nat (factor e) of effective size at q*_b. Llama-1 7B ->
+        # 65B moves MMLU by about 2 logits over ~2.2 nats: log s ~ N(log 1, 0.75).
+        "link_log_slope_mu": ("normal", (0.0, 0.75)),
+        "link_log_slope_tau": ("halfnormal", (0.5,)),
+        # ceiling c_b = q*_b + (1 - q*_b) sigmoid(eta_b) (fraction of the way from chance
+        # to 1; a ceiling below the benchmark's median score is ruled out): label noise
+        # keeps ceilings a little below 1; N(3, 1) on eta puts 95% of c between 0.88 and
+        # 0.99 of the way from q*_b to 1. Independent per benchmark, not pooled: few models come near any
         # ceiling, and in simulation a learned shared mean (or spread) over such weakly
         # identified effects left chains stuck (R-hat 1.3, ESS 5) or opened a funnel.
         "link_ceiling_logit": ("normal", (3.0, 1.0)),

@@ -40,6 +40,10 @@ SIM_REFERENCE = pd.DataFrame(
     }
 )
 
+# The link's parameterisation level q* of every simulated benchmark (fixed, so that
+# data simulated from the model and the fit to them share one prior).
+SIM_LEVEL = 0.35
+
 # Parameter values close to published fits (Besiroglu et al. 2024 for the loss law,
 # Xiao et al. 2024 for the slope: 0.0073/day = 2.67/yr), used as simulation truth.
 DEFAULT_TRUTH = {
@@ -58,10 +62,10 @@ DEFAULT_TRUTH = {
     "frontier_sigma_v": 0.25,  # derived from scale and share; kept for reference
     "frontier_sigma_u": 0.8,
     "trend_sigma": 0.8,
-    "link_nu_mu": 1.5,
-    "link_nu_tau": 1.0,
-    "link_log_kappa_mu": math.log(1.0),
-    "link_log_kappa_tau": 0.3,
+    "link_loc_mu": 0.9,  # the typical level SIM_LEVEL is reached ~0.9 nats above the anchor
+    "link_loc_tau": 1.0,
+    "link_log_slope_mu": math.log(1.0),
+    "link_log_slope_tau": 0.3,
 }
 
 
@@ -135,6 +139,7 @@ def synthetic_inputs(
         loss_log_tokens=ld,
         loss=np.full(n_loss_points, 2.5),
         release_dates=dict(zip([f"Sim-{i:04d}" for i in range(n_models)], dates)),
+        link_level=np.full(len(SIM_BENCHMARKS), SIM_LEVEL),
     )
 
 
