@@ -1,4 +1,4 @@
-"""Command line: ``bayes-density fit | summary | density | compare | project | check | report | data | specs``.
+"""Command line: ``bayes-density fit | summary | density | compare | project | check | report | multiverse | data | specs``.
 
 Every command prints text by default and JSON with ``--json``. Input
 problems print one ``error:`` line naming file, row and column and exit 2;
@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -176,13 +177,105 @@ def cmd_report(args) -> int:
 
     from .projection import plot_fan_chart
 
+    multiverse = None
+    if args.multiverse is not None:
+        from .multiverse import read_table
+
+        multiverse = read_table(args.multiverse)
     trees = [load(p) for p in args.runs]
     fan = None
     targets = json.loads(trees[0].attrs.get("targets", "[]"))
     if targets:
         fan = plot_fan_chart(trees[0], target=targets[0], size=args.size)
-    path = write_report(trees, args.out, names=[Path(p).stem for p in args.runs], projection=fan)
+    path = write_report(trees, args.out, names=[Path(p).stem for p in args.runs], projection=fan,
+                        multiverse=multiverse)
     print(f"wrote {path}")
+    return 0
+
+
+def _split_list(text: str, what: str) -> list[str]:
+    items = [x.strip() for x in text.split(",")]
+    if not text.strip() or any(not x for x in items):
+        raise ValueError(f"--{what} {text!r}: give a comma-separated list of names, e.g. --{what} "
+                         + ("MMLU,BBH" if what == "benchmarks" else "llama,qwen2"))
+    dup = sorted({x for x in items if items.count(x) > 1})
+    if dup:
+        raise ValueError(f"--{what}: {', '.join(dup)} listed twice")
+    return items
+
+
+def cmd_multiverse(args) -> int:
+    import pandas as pd
+
+    from .io import DataError, load_data
+    from .multiverse import converged, multiverse_specs, run_multiverse, sort_curve, write_table
+    from .spec import load_spec
+
+    base = load_spec(args.model)
+    data = load_data(args.data)
+    refs = _split_list(args.references, "references")
+    unknown = [r for r in refs if r not in data.reference_sets]
+    if unknown:
+        raise DataError(data.sources.get("references", "references.csv"), None, "set",
+                        f"unknown reference set(s) {', '.join(map(repr, unknown))} in --references; "
+                        f"available sets: {', '.join(data.reference_sets) or 'none'}")
+    benches = _split_list(args.benchmarks, "benchmarks") if args.benchmarks else list(base.benchmarks)
+    unknown = [b for b in benches if b not in data.benchmark_names]
+    if unknown:
+        raise DataError(data.sources.get("benchmarks", "benchmarks.csv"), None, "name",
+                        f"unknown benchmark(s) {', '.join(map(repr, unknown))} "
+                        f"{'in --benchmarks' if args.benchmarks else f'in spec {base.name!r} ({base.source})'}; "
+                        f"available: {', '.join(data.benchmark_names)}")
+    for key in ("draws", "tune", "chains", "workers"):
+        value = getattr(args, key)
+        if value is not None and value < 1:
+            raise ValueError(f"--{key} must be >= 1, got {value}")
+    specs = multiverse_specs(base, benches, refs)
+    out = Path(args.out)
+    try:  # the table is written after all fits: check now that it can be
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"--out {out}: cannot create its folder: {exc}") from None
+    if out.is_dir() or not os.access(out.parent, os.W_OK):
+        raise ValueError(f"--out {out}: " + ("is a folder" if out.is_dir() else "its folder is not writable"))
+    seed = base.seed if args.seed is None else args.seed
+    print(f"multiverse of spec {base.name!r} ({base.source}): {len(specs)} fits = "
+          f"{len(specs) // len(refs)} subsets of {', '.join(benches)} x reference {', '.join(refs)}; "
+          f"{args.chains} chains x {args.draws} draws (+{args.tune} tune), seed {seed}", file=sys.stderr)
+    df = run_multiverse(data, specs, draws=args.draws, tune=args.tune, chains=args.chains, seed=seed,
+                        workers=args.workers, runs_dir=args.runs, progress=not args.no_progress)
+    path = write_table(df, args.out)
+    wall, workers = df.attrs["wall_s"], df.attrs["workers"]
+    curve = sort_curve(df)
+    if args.json:
+        print(_json({"table": str(path), "wall_s": wall, "workers": workers, "n_fits": len(df),
+                     "n_failed": int((df["error"] != "").sum()), "chains": args.chains, "draws": args.draws,
+                     "tune": args.tune, "seed": seed, "prob": df.attrs["prob"],
+                     "specs": [{k: (None if pd.isna(v) else v) for k, v in r.items()}
+                               for r in curve.to_dict(orient="records")]}))
+    else:
+        pct = int(round(df.attrs["prob"] * 100))
+        print(f"specification curve: doubling time of capability density (months), median [{pct}% interval]")
+        print(f"{'spec':<40} {'models':>6} {'scores':>6} {'median':>7} {'lo':>6} {'hi':>7} {'R-hat':>6} "
+              f"{'ESS':>5} {'div':>4} {'s':>5}")
+        for _, r in curve.iterrows():
+            if r["error"]:
+                print(f"{r['name']:<40} not fitted: {r['error']}")
+                continue
+            print(f"{r['name']:<40} {r['n_models']:>6} {r['n_scores']:>6} {r['doubling_months_median']:>7.2f} "
+                  f"{r['doubling_months_lo']:>6.2f} {r['doubling_months_hi']:>7.2f} {r['rhat_max']:>6.3f} "
+                  f"{r['ess_bulk_min']:>5.0f} {r['divergences']:>4} {r['fit_s']:>5.0f}"
+                  + ("" if converged(r) else "  *"))
+        print(f"wrote {path}: {len(df)} fits in {wall:.1f} s wall time on {workers} worker(s)"
+              + (" (* not converged: R-hat > 1.01 or divergences)" if not all(
+                  converged(r) for _, r in df[df["error"] == ""].iterrows()) else ""))
+    for _, r in df.iterrows():
+        if r["error"]:
+            print(f"warning: {r['name']}: not fitted: {r['error']}", file=sys.stderr)
+        elif not converged(r):
+            print(f"warning: {r['name']}: R-hat {r['rhat_max']:.3f}, {r['divergences']} divergent transitions, "
+                  f"min bulk ESS {r['ess_bulk_min']:.0f}: not converged at these settings; rerun with more "
+                  "--tune/--draws, or fit this selection with 'bayes-density fit'", file=sys.stderr)
     return 0
 
 
@@ -260,7 +353,31 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("runs", nargs="+")
     r.add_argument("--out", default="report.html")
     r.add_argument("--size", type=float, default=8e9, help="size for the projection fan chart (parameters)")
+    r.add_argument("--multiverse", default=None, metavar="TABLE.csv",
+                   help="add a Multiverse section: the table 'bayes-density multiverse' wrote")
     r.set_defaults(func=cmd_report)
+
+    from .multiverse import DEFAULT_CHAINS, DEFAULT_DRAWS, DEFAULT_REFERENCES, DEFAULT_TUNE
+
+    mv = sub.add_parser("multiverse", help="refit over every benchmark subset x reference set: specification curve")
+    mv.add_argument("--data", default=None, help="folder with your CSVs (default: the shipped data)")
+    mv.add_argument("--model", default="default", help="base spec: name in models/ or path to a TOML file")
+    mv.add_argument("--references", default=",".join(DEFAULT_REFERENCES),
+                    help=f"comma-separated reference sets (default {','.join(DEFAULT_REFERENCES)})")
+    mv.add_argument("--benchmarks", default=None,
+                    help="comma-separated benchmarks whose non-empty subsets are fitted (default: the base spec's)")
+    mv.add_argument("--draws", type=int, default=DEFAULT_DRAWS, help=f"per chain (default {DEFAULT_DRAWS})")
+    mv.add_argument("--tune", type=int, default=DEFAULT_TUNE, help=f"per chain (default {DEFAULT_TUNE})")
+    mv.add_argument("--chains", type=int, default=DEFAULT_CHAINS, help=f"default {DEFAULT_CHAINS}")
+    mv.add_argument("--seed", type=int, default=None, help="one seed for every fit (default: the base spec's)")
+    mv.add_argument("--workers", type=int, default=None,
+                    help="fits run side by side in separate processes (default: one per CPU)")
+    mv.add_argument("--runs", default=None, metavar="DIR",
+                    help="also save every fit's run file (NetCDF) in DIR, e.g. DIR/MMLU+BBH__llama.nc")
+    mv.add_argument("--no-progress", action="store_true", help="no line per finished fit on stderr")
+    mv.add_argument("--out", required=True, help="CSV table to write (one row per spec)")
+    mv.add_argument("--json", action="store_true")
+    mv.set_defaults(func=cmd_multiverse)
 
     da = sub.add_parser("data", help="coverage summary of the data (shipped or --data DIR)")
     da.add_argument("--data", default=None)

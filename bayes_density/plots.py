@@ -384,3 +384,108 @@ def break_comparison(trees, names=None, prob: float = 0.9) -> plt.Figure:
     fig.tight_layout(rect=(0, 0.45 / (1.4 + 0.45 * len(rows)), 1, 1))
     footnote(fig, trees[0] if len(trees) == 1 else None, note)
     return fig
+
+
+# ---------------------------------------------------------------------------
+# multiverse (specification curve)
+# ---------------------------------------------------------------------------
+
+def specification_curve(table: pd.DataFrame, prob: float | None = None, title: str | None = None) -> plt.Figure:
+    """Doubling time per specification, sorted by its median, over an indicator matrix of the specifications.
+
+    ``table``: :func:`bayes_density.multiverse.run_multiverse`'s table (or
+    :func:`~bayes_density.multiverse.read_table` of its CSV). Top panel: median
+    doubling time (months, log scale) and its ``prob`` interval per fitted
+    specification (``prob`` labels the interval the table holds; default the
+    table's ``attrs["prob"]`` or 0.9); open diamonds mark fits that did not
+    converge (R-hat > 1.01 or divergences), upward triangles intervals or
+    medians with no doubling (slope <= 0) at the top edge. Bottom panel: which
+    benchmarks (filled squares) and which reference family each specification
+    uses, aligned with the top. Specifications that could not be fitted are
+    listed in the footnote.
+    """
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
+
+    from .multiverse import BENCH_SEP, converged
+
+    prob = float(table.attrs.get("prob", 0.9) if prob is None else prob)
+    pct = int(round(prob * 100))
+    err = table["error"].fillna("").astype(str)
+    fitted = table[err == ""].sort_values(["doubling_months_median", "name"], kind="stable").reset_index(drop=True)
+    failed = table[err != ""]
+    n = len(fitted)
+    benches: list[str] = []
+    for b in table["benchmarks"].fillna("").astype(str):
+        benches += [x for x in b.split(BENCH_SEP) if x and x not in benches]
+    refs = list(dict.fromkeys(table["reference"].astype(str)))
+    rows = benches + refs
+    fig, (ax, axm) = plt.subplots(2, 1, sharex=True, figsize=(max(8.0, 2.8 + 0.17 * n), 4.8 + 0.3 * len(rows)),
+                                  gridspec_kw={"height_ratios": [4.0, 0.35 + 0.3 * len(rows)]})
+    x = np.arange(n)
+    med, lo, hi = (fitted[c].to_numpy(float) for c in ("doubling_months_median", "doubling_months_lo",
+                                                        "doubling_months_hi"))
+    paper_dt = math.log(2) / 0.0073 / DAYS_PER_YEAR * 12  # Xiao et al. 2024: A = 0.0073 per day
+    finite = np.concatenate([v[np.isfinite(v) & (v > 0)] for v in (med, lo, hi)] + [np.array([paper_dt])])
+    top = float(finite.max()) * 1.6
+    bottom = float(finite.min()) / 1.6
+    ok = np.array([converged(r) for _, r in fitted.iterrows()], bool)
+    clip_hi = np.where(np.isfinite(hi), hi, top)
+    clip_med = np.where(np.isfinite(med), med, top)
+    for mask, color, marker, face, label in ((ok, BLUE, "o", BLUE, f"median and {pct}% interval"),
+                                             (~ok, ORANGE, "D", "white",
+                                              "not converged (R-hat > 1.01 or divergences)")):
+        if mask.any():
+            ax.vlines(x[mask], np.clip(lo[mask], bottom, top), clip_hi[mask], color=color, lw=1.6, alpha=0.8)
+            ax.plot(x[mask], clip_med[mask], marker, ms=5, color=color, mfc=face, mew=1.2, ls="none", label=label)
+    unbounded = ~np.isfinite(hi) | ~np.isfinite(med)
+    if unbounded.any():
+        ax.plot(x[unbounded], np.full(int(unbounded.sum()), top), "^", color=GREY, ms=6, ls="none",
+                label="interval reaches 'no doubling' (slope <= 0)")
+    if n and np.isfinite(np.median(med)):
+        ax.axhline(float(np.median(med)), color=GREY, ls="--", lw=1,
+                   label=f"median over specifications: {np.median(med):.2f} months")
+    ax.axhline(paper_dt, color=RED, ls=":", lw=1.2, label=f"Xiao et al. 2024 published: {paper_dt:.1f} months")
+    ax.set_yscale("log")
+    ax.set_ylim(bottom, top * 1.15)
+    ticks = [t for t in (0.25, 0.5, 1, 1.5, 2, 3, 4, 5, 7, 10, 15, 20, 30, 50, 100, 200, 500, 1000)
+             if bottom <= t <= top * 1.15]
+    ax.yaxis.set_major_locator(FixedLocator(ticks))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
+    ax.set_ylabel("doubling time (months, log scale)")
+    ax.grid(alpha=0.3, which="both", lw=0.5)
+    ax.legend(fontsize=7.5, loc="upper left", framealpha=0.85)
+    n_bad = int((~ok).sum())
+    ax.set_title(title or (f"Specification curve: doubling time of capability density over {len(table)} "
+                           f"specifications\n(subsets of {len(benches)} benchmarks x {len(refs)} reference "
+                           f"famil{'y' if len(refs) == 1 else 'ies'}): {n} fitted"
+                           + (f", {n_bad} not converged" if n_bad else "")
+                           + (f", {len(failed)} not fitted" if len(failed) else "")), fontsize=10)
+    # indicator matrix
+    for j, (_, r) in enumerate(fitted.iterrows()):
+        used = set(str(r["benchmarks"]).split(BENCH_SEP)) | {f"ref:{r['reference']}"}
+        for i, name in enumerate(rows):
+            key = name if i < len(benches) else f"ref:{name}"
+            y = len(rows) - 1 - i
+            if key in used:
+                axm.plot(j, y, "s", ms=5.5, color="black" if i < len(benches) else GREEN, ls="none")
+            else:
+                axm.plot(j, y, ".", ms=2.5, color="#cccccc", ls="none")
+    if benches and refs:
+        axm.axhline(len(refs) - 0.5, color=GREY, lw=0.8)
+    axm.set_yticks(np.arange(len(rows))[::-1], benches + [f"reference: {r}" for r in refs], fontsize=8)
+    axm.set_ylim(-0.6, len(rows) - 0.4)
+    axm.set_xlim(-0.8, max(n, 1) - 0.2)
+    axm.set_xlabel(f"specification, sorted by median doubling time ({n} fitted)")
+    axm.tick_params(axis="x", labelsize=7)
+    axm.grid(alpha=0.2, axis="x", lw=0.5)
+    extra = ("Each column is one specification: the benchmarks whose scores are fitted (black squares) and the "
+             "reference family that defines density 1 (green). Doubling time = ln 2 / A, A = trend slope of "
+             f"ln density (N_eff / N) per year; median and equal-tailed {pct}% interval per fit.")
+    if {"chains", "draws", "tune"} <= set(table.columns) and len(fitted):
+        s = fitted.iloc[0]
+        extra += f" Sampler: {int(s['chains'])} chains x {int(s['draws'])} draws (+{int(s['tune'])} tuning) per fit."
+    if len(failed):
+        names = ", ".join(failed["name"].astype(str).head(6)) + (" ..." if len(failed) > 6 else "")
+        extra += f" Not fitted (unusable data selection or failed fit): {names}."
+    return _finish(fig, None, extra, bottom=0.07)

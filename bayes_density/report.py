@@ -307,6 +307,60 @@ def comparison_section(trees: list, names: list[str], comparison) -> str:
             "Pareto k > 0.7 marks scores for which the LOO estimate is unreliable.</p>" + _table(df))
 
 
+MULTIVERSE_COLUMNS = {"name": "specification", "n_models": "models", "n_scores": "scores",
+                      "doubling_months_median": "doubling (months)", "doubling_months_lo": "lo",
+                      "doubling_months_hi": "hi", "A_per_day_median": "A per day", "rhat_max": "R-hat max",
+                      "ess_bulk_min": "bulk ESS min", "divergences": "divergences", "fit_s": "fit (s)",
+                      "error": "not fitted because"}
+
+
+def multiverse_section(table: pd.DataFrame, prob: float | None = None) -> str:
+    """The specification curve and its table (one row per specification, sorted by median doubling time)."""
+    from .multiverse import converged, sort_curve
+
+    table = table.copy()
+    table["error"] = table["error"].fillna("").astype(str)
+    prob = float(table.attrs.get("prob", 0.9) if prob is None else prob)
+    pct = int(round(prob * 100))
+    curve = sort_curve(table)
+    fitted = curve[curve["error"] == ""]
+    ok = [converged(r) for _, r in fitted.iterrows()]
+    med = fitted["doubling_months_median"].to_numpy(float)
+    parts = []
+    if len(fitted):
+        parts.append(
+            f"<p class='note'>{len(table)} specifications, {len(fitted)} fitted"
+            + (f" ({len(ok) - sum(ok)} not converged: R-hat &gt; 1.01 or divergences)" if not all(ok) else "")
+            + f": median doubling time from <b>{_fmt(float(np.min(med)), 2)}</b> to "
+            f"<b>{_fmt(float(np.max(med)), 2)} months</b> across specifications (median of the medians "
+            f"{_fmt(float(np.median(med)), 2)}).</p>")
+    settings = ""
+    if {"chains", "draws", "tune", "seed"} <= set(table.columns) and len(fitted):
+        r = fitted.iloc[0]
+        settings = (f" Each fit: {int(r['chains'])} chains x {int(r['draws'])} draws after {int(r['tune'])} "
+                    f"tuning steps, seed {int(r['seed'])} (a screening run: refit flagged specifications at "
+                    "full settings).")
+    wall = table.attrs.get("wall_s")
+    if wall is not None:
+        settings += f" Wall time {float(wall):.0f} s on {table.attrs.get('workers', '?')} worker(s)."
+    parts.append("<p class='meta'>The same analysis refitted on every non-empty subset of the benchmarks with "
+                 "each reference family (the multiverse, or specification curve): how much the doubling time "
+                 f"depends on these choices.{_e(settings)}</p>")
+    parts.append(_figure(plots.specification_curve(table, prob=prob), "specification curve",
+                         f"Median and {pct}% interval of the doubling time per specification, sorted; below, which "
+                         "benchmarks and reference family each uses."))
+    show = curve[[c for c in MULTIVERSE_COLUMNS if c in curve.columns]].copy()
+    show.insert(show.columns.get_loc("divergences") + 1 if "divergences" in show else len(show.columns),
+                "converged", [converged(r) if r["error"] == "" else None for _, r in curve.iterrows()])
+    for c in ("n_models", "n_scores", "divergences"):
+        if c in show:
+            show[c] = pd.to_numeric(show[c], errors="coerce").astype(float)
+    if (show["error"] == "").all():
+        show = show.drop(columns="error")
+    parts.append(_table(show.rename(columns=MULTIVERSE_COLUMNS), text_cols=("specification", "not fitted because")))
+    return "".join(parts)
+
+
 def _page(title: str, body: str) -> str:
     return ("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
             "<meta name='viewport' content='width=device-width, initial-scale=1'>"
@@ -314,7 +368,7 @@ def _page(title: str, body: str) -> str:
 
 
 def build_report(trees: list, names=None, comparison=None, projection=None, baseline=None, prob: float = 0.9,
-                 sensitivity: bool = True, seed: int = 0) -> str:
+                 sensitivity: bool = True, seed: int = 0, multiverse: pd.DataFrame | None = None) -> str:
     """The report as an HTML string (see :func:`write_report`)."""
     if isinstance(trees, xr.DataTree):
         trees = [trees]
@@ -392,6 +446,9 @@ def build_report(trees: list, names=None, comparison=None, projection=None, base
         sections.append(("projection", "Projection", _figure(
             projection, "projection fan chart", "Projection supplied by the caller (fan chart).", close=False)))
 
+    if multiverse is not None:
+        sections.append(("multiverse", "Multiverse", multiverse_section(multiverse)))
+
     # checks (primary run)
     sections.append(("checks", "Model checks", checks_section(primary, pname, sensitivity, seed, diags[0])))
 
@@ -420,7 +477,8 @@ def build_report(trees: list, names=None, comparison=None, projection=None, base
 
 
 def write_report(trees: list, out_path, names=None, comparison=None, projection=None, baseline=None,
-                 prob: float = 0.9, sensitivity: bool = True, seed: int = 0) -> Path:
+                 prob: float = 0.9, sensitivity: bool = True, seed: int = 0,
+                 multiverse: pd.DataFrame | None = None) -> Path:
     """Write one self-contained HTML report of ``trees`` (runs) to ``out_path``, atomically.
 
     ``names``: a label per run (default: the spec names). ``comparison``: a
@@ -429,9 +487,11 @@ def write_report(trees: list, out_path, names=None, comparison=None, projection=
     matplotlib Figure (fan chart) to embed, or None. ``baseline``: the paper
     method's result (:func:`bayes_density.baseline.paper_method`) for the first
     run; None uses what the run carries. ``sensitivity``: include power-scaling
-    prior sensitivity and prior predictive ranges (rebuilds the model).
+    prior sensitivity and prior predictive ranges (rebuilds the model). ``multiverse``: a
+    :func:`bayes_density.multiverse.run_multiverse` table (or its CSV read back with
+    :func:`~bayes_density.multiverse.read_table`) for a "Multiverse" section with the specification curve.
     """
     out = Path(out_path)
     page = build_report(trees, names=names, comparison=comparison, projection=projection, baseline=baseline,
-                        prob=prob, sensitivity=sensitivity, seed=seed)
+                        prob=prob, sensitivity=sensitivity, seed=seed, multiverse=multiverse)
     return atomic_write(out, lambda tmp: Path(tmp).write_text(page, encoding="utf-8"))

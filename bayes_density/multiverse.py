@@ -1,0 +1,337 @@
+"""The multiverse (specification curve): refit one analysis over many data selections.
+
+Every non-empty subset of a set of benchmarks (31 for the paper's five) crossed
+with every reference family (``llama``, ``qwen2``) is one specification; each
+is fitted with the same sampler settings and seed, and the table gives the
+doubling time of capability density per specification (median and 90%
+interval) with its convergence diagnostics. :func:`bayes_density.plots.specification_curve`
+draws it; ``bayes-density multiverse`` runs it from the command line.
+
+Parallelism is across fits, not chains: a pool of ``workers`` processes
+(``spawn`` start method, so no worker inherits a parent's threads or its
+compiled-model cache) each loads the data once and runs whole fits one after
+another, with the chains of a fit sampled sequentially (``cores=1``). Fits of
+different specifications have different model structures, so each pays its own
+numba compilation; running fits side by side keeps every core busy through
+compilation as well as sampling.
+
+Sampler settings: 4 chains x 500 draws after 500 tuning steps by default,
+half of a full fit's. This is a screening run: the curve compares medians of
+the doubling time across specifications, whose differences are large against
+the Monte Carlo error of a median from 2,000 draws (bulk ESS of several
+hundred for the slope), and nutpie's mass-matrix adaptation usually settles
+well within 500 tuning steps for this model. Whether it did is reported per
+fit (``rhat_max``, ``ess_bulk_min``, ``divergences``): refit any specification
+that is flagged, or whose conclusion matters, with ``bayes-density fit`` at
+full settings.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import itertools
+import math
+import multiprocessing
+import os
+import re
+import sys
+import time
+import traceback
+import warnings
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from .spec import PAPER_BENCHMARKS, ModelSpec
+
+#: screening settings (module docstring says why)
+DEFAULT_DRAWS = 500
+DEFAULT_TUNE = 500
+DEFAULT_CHAINS = 4
+DEFAULT_REFERENCES = ("llama", "qwen2")
+#: a fit is flagged as not converged above this R-hat, or with any divergence
+RHAT_OK = 1.01
+
+COLUMNS = ("name", "benchmarks", "n_benchmarks", "reference", "n_models", "n_scores", "doubling_months_median",
+           "doubling_months_lo", "doubling_months_hi", "A_per_day_median", "rhat_max", "ess_bulk_min",
+           "divergences", "fit_s", "error", "chains", "draws", "tune", "seed", "run_file")
+BENCH_SEP, REF_SEP = "+", "|"
+
+
+def benchmark_subsets(benchmarks: Sequence[str] = PAPER_BENCHMARKS) -> list[tuple[str, ...]]:
+    """All non-empty subsets of ``benchmarks`` as tuples in the given order, by size, then by order.
+
+    >>> benchmark_subsets(["A", "B", "C"])
+    [('A',), ('B',), ('C',), ('A', 'B'), ('A', 'C'), ('B', 'C'), ('A', 'B', 'C')]
+    """
+    benchmarks = tuple(benchmarks)
+    if len(set(benchmarks)) != len(benchmarks):
+        raise ValueError(f"benchmarks listed twice: {benchmarks}")
+    return [s for k in range(1, len(benchmarks) + 1) for s in itertools.combinations(benchmarks, k)]
+
+
+def spec_name(benchmarks: Iterable[str], reference: str) -> str:
+    """``MMLU+BBH|llama``: the benchmarks joined by '+', then '|' and the reference set."""
+    return f"{BENCH_SEP.join(benchmarks)}{REF_SEP}{reference}"
+
+
+def multiverse_specs(base_spec: ModelSpec, benchmarks: Sequence[str] | None = None,
+                     references: Sequence[str] = DEFAULT_REFERENCES) -> list[ModelSpec]:
+    """One spec per (benchmark subset, reference set): ``base_spec`` with those two fields (and the name) changed.
+
+    ``benchmarks``: the set whose subsets are taken (default: the base spec's
+    benchmarks). Ordered by subset (size, then order), then by reference.
+    """
+    benchmarks = tuple(base_spec.benchmarks if benchmarks is None else benchmarks)
+    references = tuple(references)
+    if not benchmarks:
+        raise ValueError("no benchmarks to take subsets of")
+    if not references:
+        raise ValueError("no reference sets")
+    if len(set(references)) != len(references):
+        raise ValueError(f"reference sets listed twice: {references}")
+    return [base_spec.replace(benchmarks=subset, reference=ref, name=spec_name(subset, ref))
+            for subset in benchmark_subsets(benchmarks) for ref in references]
+
+
+# ---------------------------------------------------------------------------
+# one fit (runs in a worker process)
+# ---------------------------------------------------------------------------
+
+_WORKER_DATA = None  # the DensityData of this worker process
+
+
+def _init_worker(data) -> None:
+    """Pool initializer: receive the data once per worker process."""
+    global _WORKER_DATA
+    warnings.filterwarnings("ignore", category=UserWarning)
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    _WORKER_DATA = data
+
+
+def _empty_row(spec: ModelSpec) -> dict:
+    row = {c: math.nan for c in COLUMNS}
+    row.update(name=spec.name, benchmarks=BENCH_SEP.join(spec.benchmarks), n_benchmarks=len(spec.benchmarks),
+               reference=spec.reference, error="", run_file="")
+    return row
+
+
+def headline(tree, prob: float = 0.9) -> dict:
+    """Doubling time (months) and slope per day of a run: the whole period, or after a break."""
+    from .summaries import trend_table
+
+    tt = trend_table(tree, prob)
+    period = "all" if "all" in set(tt["period"]) else "after"
+    pick = tt[tt["period"] == period].set_index("quantity")
+    dt = pick.loc["doubling_time_months"]
+    return {"doubling_months_median": float(dt["median"]), "doubling_months_lo": float(dt["lo"]),
+            "doubling_months_hi": float(dt["hi"]), "A_per_day_median": float(pick.loc["A_per_day", "median"])}
+
+
+def run_file_name(name: str) -> str:
+    """File name of a spec's run: ``MMLU+BBH|llama`` -> ``MMLU+BBH__llama.nc``."""
+    return re.sub(r"[^A-Za-z0-9+._-]", "_", name.replace(REF_SEP, "__")) + ".nc"
+
+
+def fit_spec(data, spec: ModelSpec, *, draws: int, tune: int, chains: int, seed: int, prob: float = 0.9,
+             cores: int = 1, runs_dir: str | Path | None = None, return_tree: bool = False):
+    """Fit one specification and return its multiverse row; an unusable data selection gives an error row.
+
+    ``runs_dir``: also save the run (NetCDF, as ``bayes-density fit`` writes it: with the pointwise
+    log-likelihood and the paper baseline) there, named by :func:`run_file_name`; its path is the
+    row's ``run_file``. ``return_tree``: return ``(row, tree)`` (tree None when not fitted).
+    """
+    from .design import SelectionError, prepare
+    from .io import DataError
+    from .spec import SpecError
+
+    t_start = time.perf_counter()
+    row = _empty_row(spec)
+    row.update(chains=chains, draws=draws, tune=tune, seed=seed)
+    tree = None
+    try:
+        inputs = prepare(data, spec)
+    except (DataError, SpecError, SelectionError) as exc:
+        row.update(error=str(exc), fit_s=time.perf_counter() - t_start)
+        return (row, None) if return_tree else row
+    row.update(n_models=inputs.n_models, n_scores=inputs.n_obs)
+    try:
+        from . import fit as fit_mod
+        from .summaries import diagnostics
+
+        tree = fit_mod.sample(inputs, spec, seed=seed, draws=draws, tune=tune, chains=chains, progress=False,
+                              cores=cores, log_likelihood=runs_dir is not None)
+        row.update(headline(tree, prob))
+        diag = diagnostics(tree)
+        row.update(rhat_max=diag["rhat_max"], ess_bulk_min=diag["ess_bulk_min"], divergences=diag["divergences"])
+        if runs_dir is not None:
+            from .analysis import attach_baseline
+
+            try:
+                attach_baseline(tree, inputs, spec.break_date if spec.trend != "linear" else None)
+            except Exception:  # noqa: BLE001 - the paper baseline is optional in a run file
+                pass
+            row["run_file"] = str(fit_mod.save(tree, Path(runs_dir) / run_file_name(spec.name)))
+    except Exception as exc:  # noqa: BLE001 - one failed fit must not lose the other fits of the curve
+        last = traceback.extract_tb(exc.__traceback__)[-1:]
+        where = f" ({Path(last[0].filename).name}:{last[0].lineno})" if last else ""
+        row["error"] = f"fit failed: {type(exc).__name__}: {exc}{where}"
+    row["fit_s"] = time.perf_counter() - t_start
+    return (row, tree) if return_tree else row
+
+
+def _worker_fit(spec: ModelSpec, settings: dict) -> dict:
+    return fit_spec(_WORKER_DATA, spec, **settings)
+
+
+# ---------------------------------------------------------------------------
+# the pool
+# ---------------------------------------------------------------------------
+
+def _report(row: dict, done: int, total: int) -> None:
+    if row["error"]:
+        what = f"error: {row['error']}"
+    else:
+        what = (f"doubling {row['doubling_months_median']:.2f} months "
+                f"[{row['doubling_months_lo']:.2f}, {row['doubling_months_hi']:.2f}]"
+                + ("" if converged(row) else "  (not converged)"))
+    print(f"[{done}/{total}] {row['name']}: {what} ({row['fit_s']:.0f} s)", file=sys.stderr, flush=True)
+
+
+def converged(row) -> bool:
+    """R-hat <= 1.01 and no divergences (False for error rows)."""
+    try:
+        return bool(row["rhat_max"] <= RHAT_OK and row["divergences"] == 0)
+    except TypeError:
+        return False
+
+
+def run_multiverse(data, specs: Sequence[ModelSpec], *, draws: int = DEFAULT_DRAWS, tune: int = DEFAULT_TUNE,
+                   chains: int = DEFAULT_CHAINS, seed: int | None = None, workers: int | None = None,
+                   prob: float = 0.9, runs_dir: str | Path | None = None,
+                   progress: bool | Callable[[dict, int, int], None] = True) -> pd.DataFrame:
+    """Fit every spec in parallel; one row per spec, in the order of ``specs``.
+
+    ``data``: a :class:`~bayes_density.io.DensityData`, a data folder, or None
+    (the shipped data); a folder is loaded (and checked) here, before any
+    worker starts, and each worker receives the tables once, in its
+    initializer. Every spec is fitted with the same ``draws``, ``tune``,
+    ``chains`` and ``seed`` (default: the first spec's seed), so the table is
+    reproducible. ``workers``: processes (default ``os.cpu_count()``, at most
+    one per spec); chains run sequentially inside a worker. ``progress``: True
+    prints one line per finished fit to stderr; a callable is called as
+    ``progress(row, done, total)``. ``runs_dir``: also save every fit's run
+    file there (see :func:`fit_spec`), to look at one specification closely
+    (``bayes-density summary``, ``check``, ``report``).
+
+    Columns: ``name, benchmarks ('MMLU+BBH'), n_benchmarks, reference, n_models,
+    n_scores, doubling_months_median/lo/hi`` (``prob`` interval, months),
+    ``A_per_day_median, rhat_max, ess_bulk_min, divergences, fit_s`` (seconds,
+    selection + compile + sampling + summaries), ``error`` (empty when the fit
+    ran; otherwise why not, e.g. too few models), the sampler settings
+    ``chains, draws, tune, seed`` and ``run_file`` (empty unless saved).
+    ``df.attrs`` holds ``wall_s`` (total wall time), ``workers``, ``prob`` and
+    the sampler settings.
+    """
+    from .io import DensityData, load_data
+
+    specs = list(specs)
+    if not specs:
+        raise ValueError("no specifications to fit")
+    names = [s.name for s in specs]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise ValueError(f"specification names must be unique; repeated: {dup}")
+    files = [run_file_name(n) for n in names]
+    if runs_dir is not None and len(set(files)) < len(files):
+        raise ValueError(f"specification names that give the same run file name: "
+                         f"{sorted(n for n, f in zip(names, files) if files.count(f) > 1)}")
+    for key, value in (("draws", draws), ("tune", tune), ("chains", chains)):
+        if int(value) < 1:
+            raise ValueError(f"{key} must be >= 1, got {value}")
+    if not 0 < prob < 1:
+        raise ValueError(f"prob must be between 0 and 1, got {prob}")
+    seed = specs[0].seed if seed is None else int(seed)
+    if workers is not None and int(workers) < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    n_workers = max(1, min(int(workers) if workers is not None else (os.cpu_count() or 1), len(specs)))
+    settings = {"draws": int(draws), "tune": int(tune), "chains": int(chains), "seed": seed, "prob": prob, "cores": 1,
+                "runs_dir": None if runs_dir is None else str(Path(runs_dir).resolve())}
+    report = _report if progress is True else (progress if callable(progress) else None)
+    if not isinstance(data, DensityData):
+        data = load_data(data)
+
+    rows: dict[str, dict] = {}
+    t_start = time.perf_counter()
+    # longest fits first (more benchmarks, more scores) so that no worker is left with a long fit at the end
+    order = sorted(range(len(specs)), key=lambda i: -len(specs[i].benchmarks))
+    ctx = multiprocessing.get_context("spawn")
+    pool = cf.ProcessPoolExecutor(max_workers=n_workers, mp_context=ctx, initializer=_init_worker,
+                                  initargs=(data,))
+    try:
+        futures = {pool.submit(_worker_fit, specs[i], settings): specs[i] for i in order}
+        for fut in cf.as_completed(futures):
+            spec = futures[fut]
+            try:
+                row = fut.result()
+            except Exception as exc:  # noqa: BLE001 - e.g. a worker killed for memory
+                row = _empty_row(spec)
+                row.update(error=f"worker failed: {type(exc).__name__}: {exc}", chains=chains, draws=draws,
+                           tune=tune, seed=seed)
+            rows[spec.name] = row
+            if report is not None:
+                report(row, len(rows), len(specs))
+    except BaseException:
+        # interrupted (Ctrl-C) or a failing progress callback: drop the queued fits, do not wait for them
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+    wall = time.perf_counter() - t_start
+    df = pd.DataFrame([rows[n] for n in names], columns=list(COLUMNS))
+    for col in ("n_models", "n_scores", "divergences"):
+        df[col] = df[col].astype("Int64")
+    for col in ("error", "run_file"):
+        df[col] = df[col].fillna("").astype(str)
+    df.attrs.update(wall_s=float(wall), workers=n_workers, prob=prob, draws=int(draws), tune=int(tune),
+                    chains=int(chains), seed=seed)
+    return df
+
+
+# ---------------------------------------------------------------------------
+# the table on disk
+# ---------------------------------------------------------------------------
+
+def sort_curve(table: pd.DataFrame) -> pd.DataFrame:
+    """Fitted specs by median doubling time (no-doubling medians last), then the error rows."""
+    ok = table["error"].fillna("").astype(str) == ""
+    fitted = table[ok].sort_values(["doubling_months_median", "name"], kind="stable")
+    return pd.concat([fitted, table[~ok]], ignore_index=True)
+
+
+def write_table(table: pd.DataFrame, path) -> Path:
+    """Write the multiverse table as CSV, atomically."""
+    from .fit import atomic_write
+
+    return atomic_write(path, lambda tmp: table.to_csv(tmp, index=False))
+
+
+def read_table(path) -> pd.DataFrame:
+    """Read a table written by :func:`write_table` (checks the columns the plot and report need)."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such multiverse table")
+    try:
+        df = pd.read_csv(path, keep_default_na=True)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: not a multiverse table (CSV): {exc}") from None
+    need = ("name", "benchmarks", "reference", "doubling_months_median", "doubling_months_lo",
+            "doubling_months_hi", "rhat_max", "divergences", "error")
+    missing = [c for c in need if c not in df.columns]
+    if missing:
+        raise ValueError(f"{path}: not a multiverse table: missing column(s) {missing} "
+                         "(write one with 'bayes-density multiverse --out TABLE.csv')")
+    for col in ("error", "benchmarks", "run_file"):
+        if col in df:
+            df[col] = df[col].fillna("").astype(str)
+    return df
