@@ -42,6 +42,7 @@ import pandas as pd
 import xarray as xr
 from scipy import stats
 
+from .model import expected_score, zeta
 from .summaries import convergence_problems, diagnostics
 
 SAMPLE_DIMS = ("chain", "draw")
@@ -91,20 +92,15 @@ def predicted_p(tree: xr.DataTree) -> xr.DataArray:
         raise ValueError(f"obs_unit refers to unit {u.max()} but the posterior has {x.shape[-1]} units")
     alpha = _post(tree, "alpha").to_numpy()[..., None]
     x_a = float(np.mean(const["ref_log_params"].to_numpy()))
-    zeta = -np.expm1(-alpha * (x - x_a)) / alpha  # (C, D, U)
+    z = zeta(x, alpha, x_a, xp=np)  # (C, D, U)
     g = const["chance"].to_numpy()[b]
     h = _post(tree, "ceiling").to_numpy()[..., b]
     kappa = _post(tree, "link_kappa").to_numpy()[..., b]
     mu = _post(tree, "link_mu").to_numpy()[..., b]
-    p = g + (h - g) * _sigmoid(kappa * (zeta[..., u] - mu))
-    p = np.clip(p, 1e-6, 1 - 1e-6)
+    p = expected_score(z[..., u], g, h, kappa, mu, xp=np)
     post = tree.posterior
     return xr.DataArray(p, dims=("chain", "draw", "obs"),
                         coords={"chain": post["chain"], "draw": post["draw"], "obs": const["obs"]}, name="p")
-
-
-def _sigmoid(z):
-    return 0.5 * (1.0 + np.tanh(0.5 * z))  # stable for large |z|
 
 
 def posterior_predictive(tree: xr.DataTree, seed: int | None = 0) -> xr.DataArray:

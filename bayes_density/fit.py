@@ -146,9 +146,9 @@ def attach_inputs(tree: xr.DataTree, inputs: ModelInputs, spec: ModelSpec) -> xr
             "chance": ("benchmark", inputs.chance),
             "n_items": ("benchmark", inputs.n_items),
             "link_level": ("benchmark", inputs.level()),
-            "obs_unit": ("obs", inputs.obs_unit),
-            "obs_bench": ("obs", inputs.obs_bench),
-            "obs_n": ("obs", inputs.obs_n),
+            "obs_unit": ("obs", inputs.obs_unit.astype(np.int32)),  # int32 like the model's pm.Data
+            "obs_bench": ("obs", inputs.obs_bench.astype(np.int32)),
+            "obs_n": ("obs", inputs.obs_n.astype(np.int32)),
             "obs_unit_name": ("obs", np.array(inputs.units, dtype=object)[inputs.obs_unit].astype(str)),
             "obs_harness": ("obs", np.array(inputs.obs_harness or [""] * inputs.n_obs, dtype=str)),
             "loss_log_params": ("loss_point", inputs.loss_log_params),

@@ -91,6 +91,17 @@ def zeta(x, alpha, x_a, xp=pt):
     return -xp.expm1(-alpha * (x - x_a)) / alpha
 
 
+def expected_score(zeta_u, g, h, kappa, mu, xp=pt):
+    """p = g + (h - g) sigmoid(kappa (zeta_u - mu)), kept inside (1e-6, 1 - 1e-6).
+
+    The link, for PyTensor (``xp=pt``, in the model) and numpy (``xp=np``: predictive
+    checks and placing new models on a fitted posterior); broadcasts.
+    """
+    z = kappa * (zeta_u - mu)
+    s = pm.math.sigmoid(z) if xp is pt else 0.5 * (1.0 + np.tanh(0.5 * z))  # tanh form: no overflow
+    return xp.clip(g + (h - g) * s, 1e-6, 1 - 1e-6)
+
+
 def reference_log_neff(log_n, log_d, log_d0, sN, sD, alpha, beta, xp=pt):
     """x_j with R(x_j, D0) = R(log N_j, log D_j): the reference model's log effective size."""
     ratio = xp.exp(-alpha * (log_n - LOG_NREF)) + sD / sN * (
@@ -282,8 +293,7 @@ def build_model(inputs: ModelInputs, spec: ModelSpec) -> pm.Model:
         phi = pm.Deterministic("phi", pt.exp(_rv("log_phi", spec, dims="benchmark")), dims="benchmark")
 
         u, b = data["obs_unit"], data["obs_bench"]
-        p = g[b] + (h[b] - g[b]) * pm.math.sigmoid(kappa[b] * (zeta_u[u] - mu[b]))
-        p = pt.clip(p, 1e-6, 1 - 1e-6)
+        p = expected_score(zeta_u[u], g[b], h[b], kappa[b], mu[b])
         pm.BetaBinomial("k", n=data["obs_n"], alpha=p * phi[b], beta=(1 - p) * phi[b],
                         observed=data["obs_k"], dims="obs")
     return model

@@ -19,7 +19,7 @@ import xarray as xr
 from scipy import stats
 
 from .fit import spec_of
-from .model import zeta
+from .model import expected_score, zeta
 from .summaries import draws, interval
 from .trend import trend_value
 
@@ -77,9 +77,8 @@ class _Link:
         logp = trend_logpdf(self.tree, GRID[None, :], f)
         z = zeta(log_n + GRID[None, :], self.alpha, self.x_a, xp=np)
         for b, k, n in obs:
-            g = self.chance[b]
-            p = g + (self.ceil[:, b:b + 1] - g) / (1 + np.exp(-self.kappa[:, b:b + 1] * (z - self.mu[:, b:b + 1])))
-            p = np.clip(p, 1e-6, 1 - 1e-6)
+            p = expected_score(z, self.chance[b], self.ceil[:, b:b + 1], self.kappa[:, b:b + 1],
+                               self.mu[:, b:b + 1], xp=np)
             logp = logp + stats.betabinom.logpmf(k, n, p * self.phi[:, b:b + 1], (1 - p) * self.phi[:, b:b + 1])
         return logp, f[:, 0]
 
