@@ -41,9 +41,21 @@ class DensityAnalysis:
     def fit(self, seed: int | None = None, draws: int | None = None, tune: int | None = None,
             chains: int | None = None, progress: bool = True, sampler: str = "nutpie",
             cores: int | None = None) -> xr.DataTree:
-        """Sample the posterior; attaches the paper baseline to the run's attributes."""
-        tree = fit.sample(self.inputs, self.spec, seed=seed, draws=draws, tune=tune, chains=chains,
-                          progress=progress, sampler=sampler, cores=cores)
+        """Sample the posterior; attaches the paper baseline to the run's attributes.
+
+        ``sampler``: ``"nutpie"`` (default) or ``"pymc"`` (NUTS), or an approximation from
+        :mod:`bayes_density.fast` (``"advi"``, ``"pathfinder"``: ``draws`` x ``chains``
+        independent draws, for screening large data sets; confirm with NUTS).
+        """
+        from . import fast
+
+        if sampler in fast.METHODS:
+            n = (draws or self.spec.draws) * (chains or self.spec.chains)
+            tree = fast.fit_fast(self.inputs, self.spec, sampler, seed=seed, draws=n, log_likelihood=True,
+                                 progress=progress)
+        else:
+            tree = fit.sample(self.inputs, self.spec, seed=seed, draws=draws, tune=tune, chains=chains,
+                              progress=progress, sampler=sampler, cores=cores)
         attach_baseline(tree, self.inputs, self.spec.break_date if self.spec.trend != "linear" else None)
         self.tree = tree
         return tree

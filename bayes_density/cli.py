@@ -309,7 +309,9 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--draws", type=int, default=None)
     f.add_argument("--tune", type=int, default=None)
     f.add_argument("--chains", type=int, default=None)
-    f.add_argument("--sampler", choices=("nutpie", "pymc"), default="nutpie")
+    f.add_argument("--sampler", choices=("nutpie", "pymc", "advi", "pathfinder"), default="nutpie",
+                   help="NUTS (nutpie, default; or PyMC's own), or a fast approximation for large data sets "
+                        "(advi, pathfinder: not a posterior sample; confirm with NUTS)")
     f.add_argument("--no-progress", action="store_true")
     f.add_argument("--out", default="runs/default.nc", help="run file to write (default runs/default.nc)")
     f.set_defaults(func=cmd_fit)

@@ -129,7 +129,15 @@ def reference_table(tree: xr.DataTree) -> pd.DataFrame:
 
 
 def diagnostics(tree: xr.DataTree) -> dict:
-    """Convergence: max R-hat, min bulk/tail ESS (with the variable), divergences, min E-BFMI."""
+    """Convergence: max R-hat, min bulk/tail ESS (with the variable), divergences, min E-BFMI.
+
+    For an approximate run (:mod:`bayes_density.fast`) these do not apply: see
+    :func:`bayes_density.fast.diagnostics` (NaN, plus the approximation's k-hat).
+    """
+    if int(tree.attrs.get("approximate", 0)):
+        from .fast import diagnostics as approximate_diagnostics
+
+        return approximate_diagnostics(tree)
     names = [v for v in tree.posterior.data_vars if v not in DIAGNOSTIC_EXCLUDE]
     rhat = az.rhat(tree, var_names=names)
     ess_b = az.ess(tree, var_names=names, method="bulk")
@@ -169,6 +177,11 @@ def diagnostics(tree: xr.DataTree) -> dict:
 def convergence_problems(diag: dict) -> list[str]:
     """Plain-language warnings, each with what to try."""
     out = []
+    if diag.get("approximate"):
+        k = diag.get("fast_khat", float("nan"))
+        out.append(f"approximate fit ({diag.get('fast_method')}): not a posterior sample, intervals are too "
+                   f"narrow{f'; k-hat {k:.2f}' if np.isfinite(k) else ''}; confirm with NUTS (bayes-density fit)")
+        return out
     if diag["rhat_max"] > 1.01:
         out.append(f"R-hat {diag['rhat_max']:.3f} > 1.01 ({diag['rhat_max_var']}): chains disagree; "
                    "run more tuning/draws or check the model for multiple modes")
