@@ -10,12 +10,11 @@ work on it unchanged, and :func:`bayes_density.fit.save` writes it.
 
 It is an approximation, marked ``attrs["approximate"] = 1``. Its draws are
 independent draws from a fitted distribution, not a Markov chain targeting the
-posterior, so R-hat, ESS, divergences and E-BFMI do not exist for it: use
-:func:`diagnostics` (this module), which reports them as NaN and adds the
-approximation's own checks (PSIS k-hat, final loss). ``summaries.diagnostics``
-run on such a tree gives R-hat NaN (one chain) but an ESS of the independent
-draws from the approximation, which says nothing about the posterior; do not
-read it. Mean-field ADVI's intervals are too narrow where the posterior is
+posterior, so R-hat, ESS, divergences and E-BFMI do not exist for it:
+:func:`diagnostics` (this module; ``summaries.diagnostics`` hands such a tree to
+it) reports them as NaN and adds the approximation's own checks (PSIS k-hat,
+final loss), and ``summaries.convergence_problems`` warns that the run is an
+approximation. Mean-field ADVI's intervals are too narrow where the posterior is
 correlated (the loss law, the link, the trend's intercept and slope); use the
 fast path to screen large data sets, then confirm with NUTS.
 

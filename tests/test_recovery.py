@@ -81,7 +81,10 @@ def test_simulation_based_calibration():
     from bayes_density.model import build_model
     import pymc as pm
 
-    n_sims, ranks = 60, {"slope": [], "intercept": [], "log_alpha": [], "frontier_scale": []}
+    # trend, loss law, frontier and the link (its sampled parameters and the derived slope) of benchmark 0
+    keys = [("slope", None), ("intercept_mean", None), ("log_alpha", None), ("frontier_scale", None),
+            ("link_loc", 0), ("link_ceiling_logit", 0), ("link_kappa", 0)]
+    n_sims, ranks = 60, {k: [] for k in keys}
     spec = sim_spec(draws=400, tune=400)
     base = synthetic_inputs(40, seed=7)
     model = build_model(base, spec)
@@ -91,9 +94,11 @@ def test_simulation_based_calibration():
         truth = {k: prior.prior[k].values.reshape(n_sims, -1)[i].squeeze() for k in free}
         inputs, full = simulate(base, spec, truth=truth, seed=i)
         tree = sample(inputs, spec, progress=False, log_likelihood=False)
-        for k in ranks:
-            d = draws(tree, k)[::4]
-            ranks[k].append(int(np.sum(d < float(truth[k]))))
+        for name, idx in ranks:
+            d, true = draws(tree, name)[::4], np.asarray(full[name])
+            if idx is not None:
+                d, true = d[:, idx], true[idx]
+            ranks[(name, idx)].append(int(np.sum(d < float(true))))
     for k, r in ranks.items():
         counts = np.histogram(r, bins=5, range=(0, 200))[0]
         p = stats.chisquare(counts).pvalue
