@@ -46,7 +46,7 @@ the ceiling on that scale and q*_b the benchmark's typical level (median score,
 
 Sampled as (mu, kappa, ceiling), midpoint and slope slid along a curved ridge
 with the ceiling: a lower ceiling needs a steeper curve with a lower midpoint to
-fit the same scores (MMLU: bulk ESS 450-620 and R-hat 1.012-1.016 on 5 seeds of
+fit the same scores (MMLU: bulk ESS 450-620 and R-hat 1.012-1.016 on 3 seeds of
 the shipped data). lambda_b and s_b are what the scores pin whatever the ceiling.
 Priors: lambda_b and log s_b hierarchical (shared mean and spread; centred, as
 each benchmark's scores pin its own value); eta_b and log phi_b independent per

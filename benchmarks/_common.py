@@ -84,6 +84,25 @@ def load_payload(path: str):
         return pickle.load(fh)
 
 
+WORKER_ARGS = ("worker", "payload", "out")
+
+
+def add_worker_args(ap) -> None:
+    """The hidden arguments of the worker side of :func:`run_worker` (``--worker CONFIG --payload P --out F``)."""
+    import argparse
+
+    for name in WORKER_ARGS:
+        ap.add_argument(f"--{name}", help=argparse.SUPPRESS)
+
+
+def serve_worker(a, worker) -> bool:
+    """In a worker process (``a.worker`` set), write ``worker(a)`` as JSON to ``a.out``; True if it did."""
+    if not a.worker:
+        return False
+    Path(a.out).write_text(json.dumps(worker(a), default=float))
+    return True
+
+
 def run_worker(script: str, args: list[str], timeout: float | None = None) -> dict:
     """Run ``python script --worker ... --out FILE`` in a fresh process; return its JSON result."""
     fd, out = tempfile.mkstemp(prefix="bench-", suffix=".json")

@@ -144,12 +144,9 @@ def main(argv=None) -> int:
     ap.add_argument("--no-pipeline", dest="pipeline", action="store_false")
     ap.add_argument("--timeout", type=float, default=3600, help="per configuration (s)")
     ap.add_argument("--json", help="write all results to this file")
-    ap.add_argument("--worker", help=argparse.SUPPRESS)
-    ap.add_argument("--payload", help=argparse.SUPPRESS)
-    ap.add_argument("--out", help=argparse.SUPPRESS)
+    C.add_worker_args(ap)
     a = ap.parse_args(argv)
-    if a.worker:
-        Path(a.out).write_text(json.dumps(worker(a), default=float))
+    if C.serve_worker(a, worker):
         return 0
 
     t_prep = time.perf_counter()
@@ -205,7 +202,7 @@ def main(argv=None) -> int:
         print("total = fit + log-lik + PPC (numpy) + LOO")
     if a.json:
         Path(a.json).write_text(json.dumps({"data": data_label, "n_models": inputs.n_models, "n_obs": inputs.n_obs,
-                                            "args": {k: v for k, v in vars(a).items() if k not in ("worker", "payload", "out")},
+                                            "args": {k: v for k, v in vars(a).items() if k not in C.WORKER_ARGS},
                                             "results": rows}, indent=2, default=float))
         print(f"\nwrote {a.json}")
     return 0 if ok else 1

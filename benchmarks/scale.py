@@ -244,12 +244,9 @@ def main(argv=None) -> int:
     ap.add_argument("--data-seed", type=int, default=5, help="seed of the simulated data sets")
     ap.add_argument("--timeout", type=float, default=3600, help="per worker process (s)")
     ap.add_argument("--json", help="write all results to this file")
-    ap.add_argument("--worker", help=argparse.SUPPRESS)
-    ap.add_argument("--payload", help=argparse.SUPPRESS)
-    ap.add_argument("--out", help=argparse.SUPPRESS)
+    C.add_worker_args(ap)
     a = ap.parse_args(argv)
-    if a.worker:
-        Path(a.out).write_text(json.dumps(worker(a), default=float))
+    if C.serve_worker(a, worker):
         return 0
 
     sizes = [int(s) for s in a.sizes.split(",") if s.strip()]
@@ -353,7 +350,7 @@ DT mo: doubling-time median (months); true doubling time {', '.join(f'{d:.3f}' f
     for r in failed:
         print(f"failed: {r['size']} models, {r['method']}: {r['error']}")
     if a.json:
-        keep = {k: v for k, v in vars(a).items() if k not in ("worker", "payload", "out")}
+        keep = {k: v for k, v in vars(a).items() if k not in C.WORKER_ARGS}
         Path(a.json).write_text(json.dumps({
             "args": keep, "cores": cores, "shipped_missingness": shipped,
             "truth": {str(n): {"slope": float(t["slope"]),
