@@ -196,10 +196,11 @@ def model_data(inputs: ModelInputs, spec: ModelSpec) -> dict:
 
     The model reads ``data["t"]`` etc.; the arrays travel packed in three ``pm.Data``
     vectors (:func:`packed_data`: floats, integers, offsets), not one container each.
-    nutpie compiles an extraction of every shared container into its C callback:
-    with the 15 containers of the default model that took ~10 s of each compile
-    (warm numba cache: 22-27 s with 15 containers, 15 s packed). The offsets are
-    data too, so a compiled model takes new data of any size (``with_data``).
+    nutpie compiles an extraction of every shared container into its C callback,
+    and is not cached: with one container per array (15 in the default model) a
+    compile took 22-27 s, packed 15-18 s (warm numba cache). The offsets are data
+    too, so a compiled model takes new data of any size (``with_data``). A first
+    fit freezes the data in as constants instead (:func:`bayes_density.fit.compile_model`).
     """
     arrays, packed = data_arrays(inputs, spec), packed_data(inputs, spec)
     shared = {k: pm.Data(k, v) for k, v in packed.items()}
