@@ -53,10 +53,12 @@ def compile_model(model: pm.Model, inputs: ModelInputs, spec: ModelSpec, cache: 
 
     from .model import structure_key
 
+    if not cache:
+        return nutpie.compile_pymc_model(model, backend="numba", freeze_model=True)
     key = structure_key(inputs, spec)
     packed = packed_data(inputs, spec)
     digest = _digest(packed)
-    if cache and key in _COMPILED:
+    if key in _COMPILED:
         seen, compiled = _COMPILED[key]
         if seen is None:
             return compiled.with_data(**packed)
@@ -66,10 +68,9 @@ def compile_model(model: pm.Model, inputs: ModelInputs, spec: ModelSpec, cache: 
         _COMPILED[key] = (None, compiled)
         return compiled
     compiled = nutpie.compile_pymc_model(model, backend="numba", freeze_model=True)
-    if cache:
-        if len(_COMPILED) >= _CACHE_SIZE:
-            _COMPILED.pop(next(iter(_COMPILED)))
-        _COMPILED[key] = (digest, compiled)
+    if len(_COMPILED) >= _CACHE_SIZE:
+        _COMPILED.pop(next(iter(_COMPILED)))
+    _COMPILED[key] = (digest, compiled)
     return compiled
 
 

@@ -202,23 +202,24 @@ def model_data(inputs: ModelInputs, spec: ModelSpec) -> dict:
     too, so a compiled model takes new data of any size (``with_data``). A first
     fit freezes the data in as constants instead (:func:`bayes_density.fit.compile_model`).
     """
-    arrays, packed = data_arrays(inputs, spec), packed_data(inputs, spec)
-    shared = {k: pm.Data(k, v) for k, v in packed.items()}
+    arrays = data_arrays(inputs, spec)
+    shared = {k: pm.Data(k, v) for k, v in _pack(arrays).items()}
     offsets = shared["data_offsets"]
     out, slot = {}, 0
-    for kind in ("float", "int"):
-        names = [k for k, v in arrays.items() if _kind(v) == kind]
+    for kind, _, names in _groups(arrays):
         for name in names:
-            start, stop = offsets[slot], offsets[slot + 1]
-            view = shared[f"data_{kind}"][start:stop]
+            view = shared[f"data_{kind}"][offsets[slot]:offsets[slot + 1]]
             out[name] = view[0] if np.ndim(arrays[name]) == 0 else view
             slot += 1
         slot += 1  # each kind's offsets end with its total length
     return out
 
 
-def _kind(a) -> str:
-    return "int" if np.asarray(a).dtype.kind in "iu" else "float"
+def _groups(arrays: dict[str, np.ndarray]) -> list[tuple[str, type, list[str]]]:
+    """(kind, dtype, names in data_arrays order): the packing layout, floats then integers."""
+    is_int = {k: np.asarray(v).dtype.kind in "iu" for k, v in arrays.items()}
+    return [("float", np.float64, [k for k in arrays if not is_int[k]]),
+            ("int", np.int32, [k for k in arrays if is_int[k]])]  # int32: what pm.Data holds
 
 
 def packed_data(inputs: ModelInputs, spec: ModelSpec) -> dict[str, np.ndarray]:
@@ -228,12 +229,14 @@ def packed_data(inputs: ModelInputs, spec: ModelSpec) -> dict[str, np.ndarray]:
     :func:`data_arrays` order), each array's start in its vector followed by that
     vector's length.
     """
-    arrays = data_arrays(inputs, spec)
+    return _pack(data_arrays(inputs, spec))
+
+
+def _pack(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     out, offsets = {}, []
-    for kind, dtype in (("float", np.float64), ("int", np.int32)):  # int32: what pm.Data holds
-        parts = [np.ravel(v).astype(dtype) for v in arrays.values() if _kind(v) == kind]
-        sizes = [len(p) for p in parts]
-        offsets.extend(np.concatenate([[0], np.cumsum(sizes)]).tolist())
+    for kind, dtype, names in _groups(arrays):
+        parts = [np.ravel(arrays[k]).astype(dtype) for k in names]
+        offsets.extend(np.concatenate([[0], np.cumsum([len(p) for p in parts])]).tolist())
         out[f"data_{kind}"] = np.concatenate(parts) if parts else np.zeros(0, dtype)
     out["data_offsets"] = np.asarray(offsets, dtype=np.int32)
     return out
