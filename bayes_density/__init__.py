@@ -6,8 +6,8 @@ Main entry points: :func:`load_data` (shipped or your CSVs), :func:`load_spec`
 """
 
 from .analysis import DensityAnalysis
-from .io import DataError, DensityData, load_data
-from .spec import ModelSpec, SpecError, load_spec
+from .data.io import DataError, DensityData, load_data
+from .model.spec import ModelSpec, SpecError, load_spec
 
 __all__ = ["DataError", "DensityAnalysis", "DensityData", "ModelSpec", "SpecError", "load_data", "load_spec"]
 __version__ = "0.1.0"

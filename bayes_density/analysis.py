@@ -15,10 +15,11 @@ from pathlib import Path
 import pandas as pd
 import xarray as xr
 
-from . import baseline, fit, summaries
-from .design import ModelInputs, prepare
-from .io import DensityData, load_data
-from .spec import ModelSpec, load_spec
+from .data.io import DensityData, load_data
+from .inference import fit
+from .model.design import ModelInputs, prepare
+from .model.spec import ModelSpec, load_spec
+from .posterior import baseline, summaries
 
 
 class DensityAnalysis:
@@ -47,7 +48,7 @@ class DensityAnalysis:
         :mod:`bayes_density.fast` (``"advi"``, ``"pathfinder"``: ``draws`` x ``chains``
         independent draws, for screening large data sets; confirm with NUTS).
         """
-        from . import fast
+        from .inference import fast
 
         if sampler in fast.METHODS:
             n = (draws or self.spec.draws) * (chains or self.spec.chains)

@@ -44,7 +44,7 @@ def _fmt_interval(d: dict, fmt: str = "{:.3g}") -> str:
 
 def cmd_fit(args) -> int:
     from .analysis import DensityAnalysis
-    from .summaries import convergence_problems, diagnostics
+    from .posterior.summaries import convergence_problems, diagnostics
 
     a = DensityAnalysis(args.data, args.model, until=args.until)
     print(f"fitting spec {a.spec.name!r} ({a.spec.source}): {a.inputs.n_models} models, "
@@ -63,8 +63,8 @@ def cmd_fit(args) -> int:
 
 
 def cmd_summary(args) -> int:
-    from .fit import load
-    from .summaries import convergence_problems, summary_dict
+    from .inference.fit import load
+    from .posterior.summaries import convergence_problems, summary_dict
 
     tree = load(args.run)
     d = summary_dict(tree, prob=args.prob)
@@ -102,9 +102,9 @@ def cmd_summary(args) -> int:
 
 
 def cmd_density(args) -> int:
-    from .fit import load
-    from .io import read_table
-    from .placement import place_models, placement_json
+    from .inference.fit import load
+    from .data.io import read_table
+    from .posterior.placement import place_models, placement_json
 
     tree = load(args.run)
     models = read_table(args.models, "models")
@@ -124,8 +124,8 @@ def cmd_density(args) -> int:
 
 
 def cmd_compare(args) -> int:
-    from .comparison import compare_dict, lfo_table
-    from .fit import load
+    from .checks.comparison import compare_dict, lfo_table
+    from .inference.fit import load
 
     trees = {}
     for p in args.runs:
@@ -154,8 +154,8 @@ def cmd_compare(args) -> int:
 
 
 def cmd_project(args) -> int:
-    from .fit import load
-    from .projection import format_projection, project
+    from .inference.fit import load
+    from .posterior.projection import format_projection, project
 
     d = project(load(args.run), size=args.size, target=args.target, by=args.by, prob=args.prob)
     print(_json(d) if args.json else format_projection(d))
@@ -163,8 +163,8 @@ def cmd_project(args) -> int:
 
 
 def cmd_check(args) -> int:
-    from .checks import check_dict, format_checks
-    from .fit import load
+    from .checks.ppc import check_dict, format_checks
+    from .inference.fit import load
 
     d = check_dict(load(args.run), figdir=args.figures)
     print(_json(d) if args.json else format_checks(d))
@@ -172,14 +172,14 @@ def cmd_check(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from .fit import load
-    from .report import write_report
+    from .inference.fit import load
+    from .present.report import write_report
 
-    from .projection import plot_fan_chart
+    from .posterior.projection import plot_fan_chart
 
     multiverse = None
     if args.multiverse is not None:
-        from .multiverse import read_table
+        from .sweeps.multiverse import read_table
 
         multiverse = read_table(args.multiverse)
     trees = [load(p) for p in args.runs]
@@ -207,9 +207,9 @@ def _split_list(text: str, what: str) -> list[str]:
 def cmd_multiverse(args) -> int:
     import pandas as pd
 
-    from .io import DataError, load_data
-    from .multiverse import converged, multiverse_specs, run_multiverse, sort_curve, write_table
-    from .spec import load_spec
+    from .data.io import DataError, load_data
+    from .sweeps.multiverse import converged, multiverse_specs, run_multiverse, sort_curve, write_table
+    from .model.spec import load_spec
 
     base = load_spec(args.model)
     data = load_data(args.data)
@@ -280,8 +280,8 @@ def cmd_multiverse(args) -> int:
 
 
 def cmd_data(args) -> int:
-    from .coverage import coverage_summary, format_coverage
-    from .io import load_data
+    from .data.coverage import coverage_summary, format_coverage
+    from .data.io import load_data
 
     s = coverage_summary(load_data(args.data))
     print(_json(s) if args.json else format_coverage(s))
@@ -289,7 +289,7 @@ def cmd_data(args) -> int:
 
 
 def cmd_specs(args) -> int:
-    from .spec import available_specs, load_spec
+    from .model.spec import available_specs, load_spec
 
     for name in available_specs():
         s = load_spec(name)
@@ -359,7 +359,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="add a Multiverse section: the table 'bayes-density multiverse' wrote")
     r.set_defaults(func=cmd_report)
 
-    from .multiverse import DEFAULT_CHAINS, DEFAULT_DRAWS, DEFAULT_REFERENCES, DEFAULT_TUNE
+    from .sweeps.multiverse import DEFAULT_CHAINS, DEFAULT_DRAWS, DEFAULT_REFERENCES, DEFAULT_TUNE
 
     mv = sub.add_parser("multiverse", help="refit over every benchmark subset x reference set: specification curve")
     mv.add_argument("--data", default=None, help="folder with your CSVs (default: the shipped data)")
@@ -392,9 +392,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    from .design import SelectionError
-    from .io import DataError
-    from .spec import SpecError
+    from .model.design import SelectionError
+    from .data.io import DataError
+    from .model.spec import SpecError
 
     args = build_parser().parse_args(argv)
     try:

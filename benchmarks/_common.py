@@ -33,7 +33,7 @@ SIM_BENCHMARKS = ("SimMC", "SimMixed", "SimMath", "SimCodeSmall", "SimCode")
 
 def sim_spec(**kw):
     """The simulation spec of tests/conftest.py (reference set 'sim', no targets)."""
-    from bayes_density.spec import ModelSpec
+    from bayes_density.model.spec import ModelSpec
 
     base = dict(name="sim", benchmarks=SIM_BENCHMARKS, reference="sim", targets=(), draws=1000, tune=1000,
                 chains=4, seed=1)
@@ -43,7 +43,7 @@ def sim_spec(**kw):
 
 def simulated_inputs(n_models: int, seed: int = 5):
     """(inputs, truth, spec): data drawn from the model with the default truth."""
-    from bayes_density.simulate import simulate, synthetic_inputs
+    from bayes_density.model.simulate import simulate, synthetic_inputs
 
     spec = sim_spec()
     inputs, truth = simulate(synthetic_inputs(n_models, seed=seed), spec, seed=seed)
@@ -53,9 +53,9 @@ def simulated_inputs(n_models: int, seed: int = 5):
 def shipped_inputs(spec_name: str = "default"):
     """(inputs, None, spec) from the shipped data, or None with a message when it cannot be used."""
     try:
-        from bayes_density.design import prepare
-        from bayes_density.io import load_data
-        from bayes_density.spec import load_spec
+        from bayes_density.model.design import prepare
+        from bayes_density.data.io import load_data
+        from bayes_density.model.spec import load_spec
 
         spec = load_spec(spec_name)
         return prepare(load_data(), spec), None, spec

@@ -32,12 +32,12 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bayes_density.design import prepare, select_models  # noqa: E402
-from bayes_density.fit import sample  # noqa: E402
-from bayes_density.io import load_data  # noqa: E402
-from bayes_density.projection import format_size, format_projection, project  # noqa: E402
-from bayes_density.spec import load_spec  # noqa: E402
-from bayes_density.summaries import convergence_problems, diagnostics  # noqa: E402
+from bayes_density.model.design import prepare, select_models  # noqa: E402
+from bayes_density.inference.fit import sample  # noqa: E402
+from bayes_density.data.io import load_data  # noqa: E402
+from bayes_density.posterior.projection import format_size, format_projection, project  # noqa: E402
+from bayes_density.model.spec import load_spec  # noqa: E402
+from bayes_density.posterior.summaries import convergence_problems, diagnostics  # noqa: E402
 
 
 def observed_matches(data, spec, target: str, size: float) -> pd.DataFrame:
@@ -119,7 +119,7 @@ def main(argv=None) -> int:
           file=sys.stderr)
     t_start = time.perf_counter()
     if args.run:
-        from bayes_density.fit import load, spec_of
+        from bayes_density.inference.fit import load, spec_of
 
         tree = load(args.run)
         if spec_of(tree).until != spec.until or tree.attrs.get("model_name") != spec.name:
@@ -130,7 +130,7 @@ def main(argv=None) -> int:
                       progress=False)
     fit_s = time.perf_counter() - t_start
     if args.out and not args.run:
-        from bayes_density.fit import save
+        from bayes_density.inference.fit import save
 
         save(tree, args.out)
     for w in convergence_problems(diagnostics(tree)):

@@ -56,7 +56,7 @@ CONFIGS = ("nutpie-lowrank", "nutpie-lowrank-gamma1e-5", "nutpie-diag", "pymc")
 def _fit(cfg: str, inputs, spec, a) -> tuple:
     import pymc as pm
 
-    from bayes_density import fit
+    from bayes_density.inference import fit
 
     if cfg.startswith("nutpie"):
         kw = {"cache": False} if "cache" in fit.sample.__code__.co_varnames else {}
@@ -65,7 +65,7 @@ def _fit(cfg: str, inputs, spec, a) -> tuple:
         tree = fit.sample(inputs, spec, seed=a.seed, draws=a.draws, tune=a.tune, chains=a.chains, progress=False,
                           adaptation="diag" if cfg == "nutpie-diag" else "low_rank", log_likelihood=False, **kw)
         return tree, tree.attrs["time_compile_s"], tree.attrs["time_sample_s"]
-    from bayes_density.model import build_model
+    from bayes_density.model.joint import build_model
 
     from pymc.model.transform.optimization import freeze_dims_and_data
 
@@ -87,7 +87,7 @@ def worker(a) -> dict:
     import warnings
 
     warnings.filterwarnings("ignore")
-    from bayes_density.model import build_model
+    from bayes_density.model.joint import build_model
 
     inputs, spec = C.load_payload(a.payload)
     base = C.rss_mb()["peak_rss_mb"]
@@ -111,7 +111,7 @@ def pipeline(tree, inputs, spec, fit_res) -> dict:
     import arviz as az
     import pymc as pm
 
-    from bayes_density.model import build_model
+    from bayes_density.model.joint import build_model
 
     out = {"fit_s": fit_res["total_s"]}
     model = build_model(inputs, spec)
@@ -120,7 +120,7 @@ def pipeline(tree, inputs, spec, fit_res) -> dict:
         pm.compute_log_likelihood(tree, var_names=["k"], extend_inferencedata=True, progressbar=False)
     out["log_likelihood_s"] = time.perf_counter() - t
     try:
-        from bayes_density.checks import posterior_predictive
+        from bayes_density.checks.ppc import posterior_predictive
 
         t = time.perf_counter()
         posterior_predictive(tree, seed=0)

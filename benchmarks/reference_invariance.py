@@ -22,9 +22,9 @@ def main(argv=None) -> int:
     import numpy as np
 
     from bayes_density.analysis import DensityAnalysis
-    from bayes_density.io import load_data
-    from bayes_density.spec import load_spec
-    from bayes_density.summaries import diagnostics, doubling_from_slope, draws
+    from bayes_density.data.io import load_data
+    from bayes_density.model.spec import load_spec
+    from bayes_density.posterior.summaries import diagnostics, doubling_from_slope, draws
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seed", type=int, default=1)

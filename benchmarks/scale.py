@@ -103,9 +103,9 @@ def _fmt_miss(m: dict) -> str:
 def shipped_missingness() -> dict | None:
     """Missingness of the shipped default selection, or None when the data cannot be loaded."""
     try:
-        from bayes_density.design import prepare
-        from bayes_density.io import load_data
-        from bayes_density.spec import load_spec
+        from bayes_density.model.design import prepare
+        from bayes_density.data.io import load_data
+        from bayes_density.model.spec import load_spec
 
         spec = load_spec("default")
         inputs = prepare(load_data(), spec)
@@ -124,7 +124,7 @@ def _summaries(tree) -> dict:
     """What the parent needs to compare runs: slope and doubling time, per-model log-density quantiles."""
     import numpy as np
 
-    from bayes_density import summaries
+    from bayes_density.posterior import summaries
 
     tt = summaries.trend_table(tree)
     row = tt[(tt["period"] == "all") & (tt["quantity"] == "doubling_time_months")].iloc[0]
@@ -143,7 +143,7 @@ def worker(a) -> dict:
     import warnings
 
     warnings.filterwarnings("ignore")
-    from bayes_density.model import build_model
+    from bayes_density.model.joint import build_model
 
     inputs, _truth, spec = C.load_payload(a.payload)
     base = C.rss_mb()["peak_rss_mb"]
@@ -151,7 +151,7 @@ def worker(a) -> dict:
     res = {"method": cfg, "base_rss_mb": base}
     t = time.perf_counter()
     if cfg in ("nuts", "nuts-pilot"):
-        from bayes_density import fit
+        from bayes_density.inference import fit
 
         if cfg == "nuts":
             tree = fit.sample(inputs, spec, progress=False, log_likelihood=False, cache=False)
@@ -167,7 +167,7 @@ def worker(a) -> dict:
             iters = a.pilot_tune + a.pilot_draws
             res["s_per_iteration"] = tree.attrs["time_sample_s"] / iters
     else:
-        from bayes_density import fast
+        from bayes_density.inference import fast
 
         kw = {"n_iter": a.advi_iter} if cfg == "advi" else {}
         tree = fast.fit_fast(inputs, spec, cfg, seed=spec.seed, draws=a.fast_draws, **kw)
@@ -255,7 +255,7 @@ def main(argv=None) -> int:
     if bad or not sizes or min(sizes) < 2:
         ap.error(f"--fast-methods from {', '.join(FAST_METHODS)} (got {bad}); --sizes positive integers")
     cores = os.cpu_count() or 1
-    from bayes_density.simulate import simulate, synthetic_inputs
+    from bayes_density.model.simulate import simulate, synthetic_inputs
 
     spec = C.sim_spec(draws=a.draws, tune=a.tune, chains=a.chains, seed=a.seed)
     print(f"NUTS: {a.chains} chains x {a.draws} draws (+{a.tune} tune) on {min(a.chains, cores)} of {cores} cores "

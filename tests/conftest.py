@@ -6,7 +6,7 @@ import warnings
 
 import pytest
 
-from bayes_density.spec import ModelSpec
+from bayes_density.model.spec import ModelSpec
 
 warnings.filterwarnings("ignore", category=UserWarning)
 warnings.filterwarnings("ignore", category=FutureWarning)
@@ -24,7 +24,7 @@ def sim_spec(**kw) -> ModelSpec:
 @pytest.fixture(scope="session")
 def simulated():
     """(inputs, truth, spec) for 60 simulated models with the default truth."""
-    from bayes_density.simulate import simulate, synthetic_inputs
+    from bayes_density.model.simulate import simulate, synthetic_inputs
 
     spec = sim_spec()
     inputs, truth = simulate(synthetic_inputs(60, seed=5), spec, seed=5)
@@ -35,7 +35,7 @@ def simulated():
 def simulated_fit(simulated):
     """A nutpie fit of :func:`simulated` (2 chains x 500 draws)."""
     from bayes_density.analysis import attach_baseline
-    from bayes_density.fit import sample
+    from bayes_density.inference.fit import sample
 
     inputs, truth, spec = simulated
     tree = sample(inputs, spec, progress=False)

@@ -5,9 +5,9 @@ import json
 import numpy as np
 import pandas as pd
 
-from bayes_density.baseline import envelope, ols_trend
-from bayes_density.summaries import doubling_from_slope, trend_table
-from bayes_density.trend import trend_value
+from bayes_density.posterior.baseline import envelope, ols_trend
+from bayes_density.posterior.summaries import doubling_from_slope, trend_table
+from bayes_density.model.trend import trend_value
 
 
 def test_trend_forms_numpy():

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bayes_density.comparison import loo_table, p_acceleration
-from bayes_density.fit import sample
-from bayes_density.simulate import simulate, synthetic_inputs
-from bayes_density.summaries import draws, trend_table
+from bayes_density.checks.comparison import loo_table, p_acceleration
+from bayes_density.inference.fit import sample
+from bayes_density.model.simulate import simulate, synthetic_inputs
+from bayes_density.posterior.summaries import draws, trend_table
 
 from .conftest import sim_spec
 

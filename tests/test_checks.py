@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from bayes_density import checks
-from bayes_density.model import anchor
+from bayes_density.checks import ppc as checks
+from bayes_density.model.joint import anchor
 
 from .conftest import sim_spec
 
@@ -46,7 +46,7 @@ def mixed_harness_inputs(inputs, truth, seed: int = 7, noisy_share: float = 0.3,
 
 @pytest.fixture(scope="module")
 def wrong_fit(simulated):
-    from bayes_density.fit import sample
+    from bayes_density.inference.fit import sample
 
     inputs, truth, _ = simulated
     return sample(mixed_harness_inputs(inputs, truth), sim_spec(draws=400), progress=False)
@@ -62,8 +62,8 @@ def test_posterior_predictive_matches_pymc(simulated_fit):
     """The numpy posterior predictive draws the same distribution as PyMC's sample_posterior_predictive."""
     import pymc as pm
 
-    from bayes_density.fit import inputs_from_tree, spec_of
-    from bayes_density.model import build_model
+    from bayes_density.inference.fit import inputs_from_tree, spec_of
+    from bayes_density.model.joint import build_model
 
     tree = simulated_fit
     pp = checks.posterior_predictive(tree, seed=3)

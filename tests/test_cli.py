@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from bayes_density.cli import main
-from bayes_density.simulate import simulate, synthetic_inputs, write_tables
+from bayes_density.model.simulate import simulate, synthetic_inputs, write_tables
 
 from .conftest import SIM_BENCHMARKS, sim_spec
 

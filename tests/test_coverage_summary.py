@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bayes_density.coverage import PAPER5, coverage_summary, format_coverage
-from bayes_density.io import load_data
+from bayes_density.data.coverage import PAPER5, coverage_summary, format_coverage
+from bayes_density.data.io import load_data
 
 FIXTURE = Path(__file__).parent / "fixtures" / "data"
 

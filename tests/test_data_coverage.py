@@ -1,6 +1,6 @@
 """Coverage and integrity of the shipped data tables (data/*.csv).
 
-Reads the CSVs with pandas directly (independent of bayes_density.io). Every number
+Reads the CSVs with pandas directly (independent of bayes_density.data.io). Every number
 asserted here is computed from the data. ``pytest -s`` prints the join-loss report.
 Rebuild the tables with ``.venv/bin/python data/build_tables.py``.
 """
@@ -91,7 +91,7 @@ def test_columns_exactly_as_schema(t):
     for name, cols in COLUMNS.items():
         assert list(t[name].columns) == cols, name
     try:  # the schema module is the single statement of the columns; check we agree with it when importable
-        from bayes_density.schema import TABLES
+        from bayes_density.data.schema import TABLES
     except Exception:  # pragma: no cover - the loader package may be mid-edit
         return
     for name, table in TABLES.items():

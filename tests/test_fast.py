@@ -1,4 +1,4 @@
-"""The approximate fast path (:mod:`bayes_density.fast`): shape of its run, summaries, accuracy, seeds, errors.
+"""The approximate fast path (:mod:`bayes_density.inference.fast`): shape of its run, summaries, accuracy, seeds, errors.
 
 ADVI on the session's simulated data set (60 models, 279 scores; conftest
 ``simulated``). Speed is measured in ``benchmarks/scale.py``, never asserted here.
@@ -11,8 +11,9 @@ import math
 import numpy as np
 import pytest
 
-from bayes_density import fast, summaries
-from bayes_density.fit import load, save
+from bayes_density.inference import fast
+from bayes_density.posterior import summaries
+from bayes_density.inference.fit import load, save
 
 # ADVI steps for the tests (default learning-rate schedule). Measured on this data set:
 # slope median 2.47 after 3,000 steps, 2.50 after 10,000; NUTS (4 x 1000 draws) 2.50.
@@ -137,7 +138,7 @@ def test_cli_fit_with_the_fast_path(simulated, tmp_path, capsys):
     import json
 
     from bayes_density.cli import main
-    from bayes_density.simulate import write_tables
+    from bayes_density.model.simulate import write_tables
 
     from .conftest import SIM_BENCHMARKS
 

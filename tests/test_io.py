@@ -1,4 +1,4 @@
-"""Loading and validating the data tables (bayes_density.io)."""
+"""Loading and validating the data tables (bayes_density.data.io)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bayes_density.io import (
+from bayes_density.data.io import (
     DataError,
     DensityData,
     check_links,
@@ -18,7 +18,7 @@ from bayes_density.io import (
     read_table,
     shipped_data_dir,
 )
-from bayes_density.schema import TABLES
+from bayes_density.data.schema import TABLES
 
 FIXTURE = Path(__file__).parent / "fixtures" / "data"
 REPO_DATA = Path(__file__).resolve().parent.parent / "data"

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from bayes_density import fit
-from bayes_density.model import build_model, data_arrays, packed_data, structure_key
-from bayes_density.simulate import simulate, synthetic_inputs
-from bayes_density.summaries import draws
+from bayes_density.inference import fit
+from bayes_density.model.joint import build_model, data_arrays, packed_data, structure_key
+from bayes_density.model.simulate import simulate, synthetic_inputs
+from bayes_density.posterior.summaries import draws
 
 from .conftest import sim_spec
 
@@ -17,7 +17,7 @@ def _views(inputs, spec) -> dict[str, np.ndarray]:
     import pymc as pm
     import pytensor
 
-    from bayes_density.model import model_data
+    from bayes_density.model.joint import model_data
 
     with pm.Model():
         views = model_data(inputs, spec)

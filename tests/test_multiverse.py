@@ -14,13 +14,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bayes_density import plots
+from bayes_density.present import plots
 from bayes_density.cli import main
-from bayes_density.io import load_data
-from bayes_density.multiverse import (COLUMNS, benchmark_subsets, converged, fit_spec, multiverse_specs, read_table,
+from bayes_density.data.io import load_data
+from bayes_density.sweeps.multiverse import (COLUMNS, benchmark_subsets, converged, fit_spec, multiverse_specs, read_table,
                                       run_multiverse, sort_curve, spec_name, write_table)
-from bayes_density.simulate import simulate, synthetic_inputs, write_tables
-from bayes_density.spec import PAPER_BENCHMARKS, ModelSpec, load_spec
+from bayes_density.model.simulate import simulate, synthetic_inputs, write_tables
+from bayes_density.model.spec import PAPER_BENCHMARKS, ModelSpec, load_spec
 
 from .conftest import SIM_BENCHMARKS, sim_spec
 
@@ -67,7 +67,7 @@ def table(sim_dir, base):
 @pytest.fixture(scope="module")
 def run_a(table):
     """The saved run of the first spec."""
-    from bayes_density.fit import load
+    from bayes_density.inference.fit import load
 
     return load(table["run_file"][0])
 
@@ -144,8 +144,8 @@ def test_unusable_spec_gives_an_error_row(table):
 
 
 def test_saved_runs_match_the_rows(table, run_a):
-    from bayes_density.multiverse import headline
-    from bayes_density.summaries import diagnostics
+    from bayes_density.sweeps.multiverse import headline
+    from bayes_density.posterior.summaries import diagnostics
 
     assert table["run_file"][0].endswith("SimMC__sim.nc") and table["run_file"][1].endswith("SimCodeSmall__sim.nc")
     assert table["run_file"][2] == ""
@@ -265,7 +265,7 @@ def test_specification_curve_figure():
 
 
 def test_report_has_a_multiverse_section(run_a):
-    from bayes_density.report import build_report
+    from bayes_density.present.report import build_report
 
     tree = run_a
     t = fake_table()

@@ -6,9 +6,9 @@ import arviz as az
 import numpy as np
 import pandas as pd
 
-from bayes_density.comparison import lfo
-from bayes_density.placement import place_models
-from bayes_density.summaries import draws
+from bayes_density.checks.comparison import lfo
+from bayes_density.posterior.placement import place_models
+from bayes_density.posterior.summaries import draws
 
 
 def _tables(inputs, names):

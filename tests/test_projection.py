@@ -22,7 +22,7 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from bayes_density.projection import (
+from bayes_density.posterior.projection import (
     crossing_times,
     date_of,
     format_projection,
@@ -30,8 +30,8 @@ from bayes_density.projection import (
     project,
     smallest_size,
 )
-from bayes_density.simulate import DEFAULT_TRUTH, synthetic_inputs
-from bayes_density.spec import ModelSpec
+from bayes_density.model.simulate import DEFAULT_TRUTH, synthetic_inputs
+from bayes_density.model.spec import ModelSpec
 
 from .conftest import sim_spec
 
@@ -160,7 +160,7 @@ def test_break_projection_uses_the_piecewise_line():
 
 
 def test_break_and_changepoint_match_a_brute_force_root_search():
-    from bayes_density.placement import trend_draws
+    from bayes_density.posterior.placement import trend_draws
 
     rng = np.random.default_rng(3)
     n = 60
@@ -257,7 +257,7 @@ def test_fan_chart_labels_and_panels():
 def test_projection_on_a_saved_simulated_run(path):
     if not Path(path).exists():
         pytest.skip(f"{path} not present (a fitted break model is also checked in the slow test below)")
-    from bayes_density.fit import load
+    from bayes_density.inference.fit import load
 
     tree = load(path)
     d = project(tree, size=SIZE, target="SimTarget-0", by="2025-12-31")
@@ -286,8 +286,8 @@ def projection_coverage(n_sets: int, seed: int = 7, n_models: int = 40, draws: i
     import pymc as pm
     import pytensor
 
-    from bayes_density.fit import sample
-    from bayes_density.model import build_model
+    from bayes_density.inference.fit import sample
+    from bayes_density.model.joint import build_model
 
     spec = sim_spec(targets=("SimTarget-0",), draws=draws, tune=draws, chains=2, seed=seed)
     design = synthetic_inputs(n_models, seed=seed, n_targets=1)
@@ -336,8 +336,8 @@ def test_projection_coverage_over_many_data_sets():
 
 @pytest.mark.slow
 def test_break_and_changepoint_fits_project_the_true_crossing():
-    from bayes_density.fit import sample
-    from bayes_density.simulate import simulate
+    from bayes_density.inference.fit import sample
+    from bayes_density.model.simulate import simulate
 
     spec = sim_spec(trend="break", break_date="2024-01-01", targets=("SimTarget-0",), draws=400, tune=400)
     inputs, truth = simulate(synthetic_inputs(80, seed=31, start="2022-06-01", n_targets=1), spec,

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from bayes_density.analysis import DensityAnalysis
-from bayes_density.io import load_data
-from bayes_density.summaries import diagnostics, draws, doubling_from_slope, summary_dict
+from bayes_density.data.io import load_data
+from bayes_density.posterior.summaries import diagnostics, draws, doubling_from_slope, summary_dict
 
 
 @pytest.fixture(scope="module")

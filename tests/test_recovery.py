@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from bayes_density.fit import sample
-from bayes_density.simulate import simulate, synthetic_inputs
-from bayes_density.summaries import diagnostics, draws
+from bayes_density.inference.fit import sample
+from bayes_density.model.simulate import simulate, synthetic_inputs
+from bayes_density.posterior.summaries import diagnostics, draws
 
 from .conftest import sim_spec
 
@@ -78,7 +78,7 @@ def test_coverage_over_repeated_simulations_slow():
 @pytest.mark.slow
 def test_simulation_based_calibration():
     """SBC (Talts et al. 2018): prior draws -> data -> posterior ranks are uniform."""
-    from bayes_density.model import build_model
+    from bayes_density.model.joint import build_model
     import pymc as pm
 
     # trend, loss law, frontier and the link (its sampled parameters and the derived slope) of benchmark 0

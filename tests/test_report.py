@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bayes_density import fit as fit_mod
-from bayes_density import plots
-from bayes_density.report import write_report
+from bayes_density.inference import fit as fit_mod
+from bayes_density.present import plots
+from bayes_density.present.report import write_report
 
 SCREENSHOT = Path("/tmp/report_screenshot.png")
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -152,7 +152,7 @@ def test_break_plot_and_density_plot_state_units(simulated_fit):
 
 
 def test_report_write_is_atomic(simulated_fit, tmp_path, monkeypatch):
-    import bayes_density.report as report_mod
+    import bayes_density.present.report as report_mod
 
     target = tmp_path / "report.html"
     target.write_text("previous report", encoding="utf-8")

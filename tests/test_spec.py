@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from bayes_density.spec import SpecError, available_specs, load_spec
+from bayes_density.model.spec import SpecError, available_specs, load_spec
 
 
 def test_shipped_specs_load():

@@ -16,7 +16,7 @@ import pandas as pd
 import pymc as pm
 
 from .design import ModelInputs
-from .model import build_model
+from .joint import build_model
 from .spec import ModelSpec
 
 # A synthetic benchmark panel shaped like the paper's five (chance floor, item

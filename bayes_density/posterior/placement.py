@@ -18,10 +18,10 @@ import pandas as pd
 import xarray as xr
 from scipy import stats
 
-from .fit import spec_of
-from .model import expected_score, zeta
+from ..inference.fit import spec_of
+from ..model.joint import expected_score, zeta
 from .summaries import draws, interval
-from .trend import trend_value
+from ..model.trend import trend_value
 
 GRID = np.linspace(-10.0, 8.0, 721)  # log density grid (nats), step 0.025
 
@@ -36,7 +36,7 @@ def trend_draws(tree: xr.DataTree, t_years: np.ndarray) -> np.ndarray:
         t0 = pd.Timestamp(tree.attrs["t0"])
         p["break_t"] = (pd.Timestamp(spec.break_date) - t0).days / 365.25
     if spec.trend == "changepoint":
-        from .priors import prior
+        from ..model.priors import prior
         p["switch_width"] = prior("switch_width", spec.priors)[1][0]
     return trend_value(np.asarray(t_years, float)[None, :], spec.trend, p, xp=np)
 

@@ -22,8 +22,8 @@ import numpy as np
 import pandas as pd
 from scipy import optimize
 
-from .design import DAYS_PER_YEAR, ModelInputs
-from .model import LOG_DREF, LOG_NREF, anchor
+from ..model.design import DAYS_PER_YEAR, ModelInputs
+from ..model.joint import LOG_DREF, LOG_NREF, anchor
 
 HUBER_DELTA = 1e-3  # Besiroglu et al. (2024) Huber delta on log loss
 

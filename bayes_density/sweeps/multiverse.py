@@ -43,7 +43,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .spec import PAPER_BENCHMARKS, ModelSpec
+from ..model.spec import PAPER_BENCHMARKS, ModelSpec
 
 #: screening settings (module docstring says why)
 DEFAULT_DRAWS = 500
@@ -119,7 +119,7 @@ def _empty_row(spec: ModelSpec) -> dict:
 
 def headline(tree, prob: float = 0.9) -> dict:
     """Doubling time (months) and slope per day of a run: the whole period, or after a break."""
-    from .summaries import trend_table
+    from ..posterior.summaries import trend_table
 
     tt = trend_table(tree, prob)
     period = "all" if "all" in set(tt["period"]) else "after"
@@ -142,9 +142,9 @@ def fit_spec(data, spec: ModelSpec, *, draws: int, tune: int, chains: int, seed:
     log-likelihood and the paper baseline) there, named by :func:`run_file_name`; its path is the
     row's ``run_file``. ``return_tree``: return ``(row, tree)`` (tree None when not fitted).
     """
-    from .design import SelectionError, prepare
-    from .io import DataError
-    from .spec import SpecError
+    from ..model.design import SelectionError, prepare
+    from ..data.io import DataError
+    from ..model.spec import SpecError
 
     t_start = time.perf_counter()
     row = _empty_row(spec)
@@ -157,8 +157,8 @@ def fit_spec(data, spec: ModelSpec, *, draws: int, tune: int, chains: int, seed:
         return (row, None) if return_tree else row
     row.update(n_models=inputs.n_models, n_scores=inputs.n_obs)
     try:
-        from . import fit as fit_mod
-        from .summaries import diagnostics
+        from ..inference import fit as fit_mod
+        from ..posterior.summaries import diagnostics
 
         tree = fit_mod.sample(inputs, spec, seed=seed, draws=draws, tune=tune, chains=chains, progress=False,
                               cores=cores, log_likelihood=runs_dir is not None)
@@ -166,7 +166,7 @@ def fit_spec(data, spec: ModelSpec, *, draws: int, tune: int, chains: int, seed:
         diag = diagnostics(tree)
         row.update(rhat_max=diag["rhat_max"], ess_bulk_min=diag["ess_bulk_min"], divergences=diag["divergences"])
         if runs_dir is not None:
-            from .analysis import attach_baseline
+            from ..analysis import attach_baseline
 
             try:
                 attach_baseline(tree, inputs, spec.break_date if spec.trend != "linear" else None)
@@ -234,7 +234,7 @@ def run_multiverse(data, specs: Sequence[ModelSpec], *, draws: int = DEFAULT_DRA
     ``df.attrs`` holds ``wall_s`` (total wall time), ``workers``, ``prob`` and
     the sampler settings.
     """
-    from .io import DensityData, load_data
+    from ..data.io import DensityData, load_data
 
     specs = list(specs)
     if not specs:
@@ -311,7 +311,7 @@ def sort_curve(table: pd.DataFrame) -> pd.DataFrame:
 
 def write_table(table: pd.DataFrame, path) -> Path:
     """Write the multiverse table as CSV, atomically."""
-    from .fit import atomic_write
+    from ..inference.fit import atomic_write
 
     return atomic_write(path, lambda tmp: table.to_csv(tmp, index=False))
 

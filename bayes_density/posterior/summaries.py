@@ -15,14 +15,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .trend import latest_slope
-
-DAYS_PER_YEAR = 365.25
-MONTHS_PER_YEAR = 12.0
-# parameters whose convergence is checked: every sampled quantity a user reads
-DIAGNOSTIC_EXCLUDE = ("log_neff", "ref_log_density", "ceiling", "phi", "link_kappa", "alpha", "beta", "sN",
-                      "sD", "E", "slope_after")
-
+from ..constants import DAYS_PER_YEAR, MONTHS_PER_YEAR
+from ..inference.diagnostics import DIAGNOSTIC_EXCLUDE, convergence_problems, diagnostics  # noqa: F401  (old home)
+from ..model.trend import latest_slope
 
 def draws(tree: xr.DataTree, name: str) -> np.ndarray:
     """Posterior draws of ``name`` flattened over chain and draw (sample axis first)."""
@@ -126,74 +121,6 @@ def reference_table(tree: xr.DataTree) -> pd.DataFrame:
         "tokens": np.exp(const["ref_log_tokens"].to_numpy()),
         "density": np.exp(np.median(r, axis=0)),
     })
-
-
-def diagnostics(tree: xr.DataTree) -> dict:
-    """Convergence: max R-hat, min bulk/tail ESS (with the variable), divergences, min E-BFMI.
-
-    For an approximate run (:mod:`bayes_density.fast`) these do not apply: see
-    :func:`bayes_density.fast.diagnostics` (NaN, plus the approximation's k-hat).
-    """
-    if int(tree.attrs.get("approximate", 0)):
-        from .fast import diagnostics as approximate_diagnostics
-
-        return approximate_diagnostics(tree)
-    names = [v for v in tree.posterior.data_vars if v not in DIAGNOSTIC_EXCLUDE]
-    rhat = az.rhat(tree, var_names=names)
-    ess_b = az.ess(tree, var_names=names, method="bulk")
-    ess_t = az.ess(tree, var_names=names, method="tail")
-
-    def extreme(ds, fn):
-        best_v, best_x = None, None
-        for v in ds.data_vars:
-            vals = np.asarray(ds[v]).ravel()
-            vals = vals[np.isfinite(vals)]
-            if vals.size == 0:
-                continue
-            x = fn(vals)
-            if best_x is None or fn([x, best_x]) == x:
-                best_v, best_x = v, x
-        return best_v, float(best_x) if best_x is not None else float("nan")
-
-    rv, rmax = extreme(rhat, np.max)
-    bv, bmin = extreme(ess_b, np.min)
-    tv, tmin = extreme(ess_t, np.min)
-    stats = tree.sample_stats
-    div = int(stats["diverging"].sum()) if "diverging" in stats else 0
-    try:
-        bfmi = np.asarray(az.bfmi(tree)["energy"]).ravel() if "energy" in stats else np.array([np.nan])
-    except Exception:  # noqa: BLE001 - a diagnostic must never break a report
-        bfmi = np.array([np.nan])
-    n_draws = int(tree.posterior.sizes["chain"] * tree.posterior.sizes["draw"])
-    return {
-        "rhat_max": rmax, "rhat_max_var": rv,
-        "ess_bulk_min": bmin, "ess_bulk_min_var": bv,
-        "ess_tail_min": tmin, "ess_tail_min_var": tv,
-        "divergences": div, "ebfmi_min": float(np.nanmin(bfmi)),
-        "chains": int(tree.posterior.sizes["chain"]), "draws": n_draws,
-    }
-
-
-def convergence_problems(diag: dict) -> list[str]:
-    """Plain-language warnings, each with what to try."""
-    out = []
-    if diag.get("approximate"):
-        k = diag.get("fast_khat", float("nan"))
-        out.append(f"approximate fit ({diag.get('fast_method')}): not a posterior sample, intervals are too "
-                   f"narrow{f'; k-hat {k:.2f}' if np.isfinite(k) else ''}; confirm with NUTS (bayes-density fit)")
-        return out
-    if diag["rhat_max"] > 1.01:
-        out.append(f"R-hat {diag['rhat_max']:.3f} > 1.01 ({diag['rhat_max_var']}): chains disagree; "
-                   "run more tuning/draws or check the model for multiple modes")
-    if diag["ess_bulk_min"] < 400:
-        out.append(f"bulk ESS {diag['ess_bulk_min']:.0f} < 400 ({diag['ess_bulk_min_var']}): "
-                   "intervals are noisy; run more draws")
-    if diag["divergences"] > 0:
-        out.append(f"{diag['divergences']} divergent transitions: the posterior has regions NUTS cannot explore; "
-                   "results may be biased -- check priors and data for the flagged models")
-    if np.isfinite(diag["ebfmi_min"]) and diag["ebfmi_min"] < 0.3:
-        out.append(f"E-BFMI {diag['ebfmi_min']:.2f} < 0.3: poor energy exploration (heavy tails or a funnel)")
-    return out
 
 
 def summary_dict(tree: xr.DataTree, prob: float = 0.9, top: int = 10) -> dict:

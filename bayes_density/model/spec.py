@@ -15,15 +15,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..constants import CHATGPT_RELEASE, PAPER_BENCHMARKS
+from ..data.resources import specs_dir
+from ..errors import SpecError
 from .priors import PRIORS
 
 TREND_FORMS = ("linear", "break", "changepoint")
-PAPER_BENCHMARKS = ("MMLU", "BBH", "MATH", "HumanEval", "MBPP")
-CHATGPT_RELEASE = "2022-11-30"
-
-
-class SpecError(ValueError):
-    """A model specification that cannot be used; the message names the file and key."""
 
 
 @dataclass(frozen=True)
@@ -123,8 +120,8 @@ _LAYOUT = {
 
 
 def models_dir() -> Path:
-    """The repository's ``models/`` folder of shipped specs."""
-    return Path(__file__).resolve().parent.parent / "models"
+    """The shipped specs' folder (the repository's ``models/``; package data in a wheel)."""
+    return specs_dir()
 
 
 def available_specs() -> list[str]:

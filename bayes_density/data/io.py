@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import difflib
 import math
-import os
 import re
 from dataclasses import dataclass, field
 from datetime import date
@@ -20,6 +19,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..errors import DataError
+from .resources import shipped_data_dir
 from .schema import TABLES, Column, Table
 
 #: tables a user's data folder may leave out: they fall back to the shipped ones
@@ -37,22 +38,6 @@ _MISSING = {"", "na", "n/a", "nan", "null", "none"}  # empty cells of non-text c
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _TRUE, _FALSE = {"true", "t", "yes", "1"}, {"false", "f", "no", "0"}
 _PANDAS3 = int(pd.__version__.split(".")[0]) >= 3
-
-
-class DataError(ValueError):
-    """A problem in an input table: ``file``, ``row`` (1-based data row, None for
-    whole-file or whole-column problems), ``line`` (line in the file, header = 1)
-    and ``column`` (None where no single column is at fault)."""
-
-    def __init__(self, file, row: int | None, column: str | None, problem: str, line: int | None = None):
-        self.file = None if file is None else str(file)
-        self.row, self.line, self.column, self.problem = row, line, column, problem
-        where = self.file or "<data>"
-        if row is not None:
-            where += f": row {row}" + (f" (line {line})" if line is not None else "")
-            if column:
-                where += f", columns ({column})" if "," in column else f", column {column!r}"
-        super().__init__(f"{where}: {problem}")
 
 
 @dataclass(frozen=True, eq=False)
@@ -98,12 +83,6 @@ class DensityData:
                 + (f"; {dropped[0]}" if dropped else ""),
             )
         return refs[refs["set"] == set_name].reset_index(drop=True)
-
-
-def shipped_data_dir() -> Path:
-    """The package's shipped ``data/`` folder, or ``$BAYES_DENSITY_DATA`` if set."""
-    env = os.environ.get("BAYES_DENSITY_DATA")
-    return Path(env) if env else Path(__file__).resolve().parent.parent / "data"
 
 
 # ---------------------------------------------------------------- helpers

@@ -17,9 +17,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .fit import inputs_from_tree, sample, spec_of
-from .placement import _Link, log_predictive
-from .summaries import slope_draws
+from ..inference.fit import inputs_from_tree, sample, spec_of
+from ..posterior.placement import _Link, log_predictive
+from ..posterior.summaries import slope_draws
 
 
 def p_acceleration(tree: xr.DataTree) -> float | None:

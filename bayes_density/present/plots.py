@@ -21,7 +21,7 @@ import pandas as pd  # noqa: E402
 import xarray as xr  # noqa: E402
 from scipy import stats  # noqa: E402
 
-from .summaries import DAYS_PER_YEAR, MONTHS_PER_YEAR, density_table, doubling_from_slope, draws, interval, \
+from ..posterior.summaries import DAYS_PER_YEAR, MONTHS_PER_YEAR, density_table, doubling_from_slope, draws, interval, \
     slope_draws, trend_table  # noqa: E402
 
 BLUE, ORANGE, GREY, RED, GREEN = "#1f77b4", "#ff7f0e", "#7f7f7f", "#d62728", "#2ca02c"
@@ -109,7 +109,7 @@ def density_vs_date(tree: xr.DataTree, baseline=None, prob: float = 0.9, label_t
     the dotted line is density 1 (the reference family); crosses are the paper
     method's point densities when a baseline is given or attached to the run.
     """
-    from .placement import trend_draws
+    from ..posterior.placement import trend_draws
 
     info = run_info(tree, name)
     dens = density_table(tree, prob)
@@ -263,7 +263,7 @@ def density_forest(tree: xr.DataTree, prob: float = 0.9, order: str = "date", to
 def ppc_by_benchmark(tree: xr.DataTree, table: pd.DataFrame | None = None, seed: int = 0,
                      name: str | None = None) -> plt.Figure:
     """Observed score vs posterior predictive (mean and 90% interval), one panel per benchmark."""
-    from .checks import obs_table, posterior_predictive
+    from ..checks.ppc import obs_table, posterior_predictive
 
     if table is None or "predicted_lo" not in table:
         table = obs_table(tree, posterior_predictive(tree, seed))
@@ -302,7 +302,7 @@ def loo_pit_plot(pit: np.ndarray | None = None, tree: xr.DataTree | None = None,
                  prob: float = 0.95, name: str | None = None) -> plt.Figure:
     """LOO-PIT histogram and ECDF difference with the simultaneous KS band; uniform = calibrated."""
     if pit is None:
-        from .checks import loo_pit
+        from ..checks.ppc import loo_pit
 
         pit = loo_pit(tree)
     pit = np.asarray(pit, float)
@@ -406,7 +406,7 @@ def specification_curve(table: pd.DataFrame, prob: float | None = None, title: s
     """
     from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
 
-    from .multiverse import BENCH_SEP, converged
+    from ..sweeps.multiverse import BENCH_SEP, converged
 
     prob = float(table.attrs.get("prob", 0.9) if prob is None else prob)
     pct = int(round(prob * 100))

@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .fit import spec_of
+from ..inference.fit import spec_of
 from .placement import trend_draws
 from .summaries import DAYS_PER_YEAR, draws, interval
 
@@ -169,7 +169,7 @@ def _window(tree: xr.DataTree) -> tuple[float, float, np.ndarray]:
         tb = years_since_t0(tree, spec.break_date)
         return tb, tb, np.array([tb])
     if spec.trend == "changepoint":
-        from .priors import prior
+        from ..model.priors import prior
 
         w = float(prior("switch_width", spec.priors)[1][0])
         cp = draws(tree, "changepoint")

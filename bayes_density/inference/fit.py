@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 import pymc as pm
 import xarray as xr
 
-from .design import ModelInputs
-from .model import LOG_DREF, LOG_NREF, build_model, packed_data
-from .spec import ModelSpec
+from ..model.design import ModelInputs
+from ..model.joint import LOG_DREF, LOG_NREF, build_model, packed_data
+from ..model.spec import ModelSpec
+from .run import atomic_write, inputs_from_tree, load, save, spec_of  # noqa: F401  (their old home)
 
 SAMPLE_DIMS = ("chain", "draw")
 
@@ -51,7 +50,7 @@ def compile_model(model: pm.Model, inputs: ModelInputs, spec: ModelSpec, cache: 
     """
     import nutpie
 
-    from .model import structure_key
+    from ..model.joint import structure_key
 
     if not cache:
         return nutpie.compile_pymc_model(model, backend="numba", freeze_model=True)
@@ -219,81 +218,3 @@ def attach_inputs(tree: xr.DataTree, inputs: ModelInputs, spec: ModelSpec) -> xr
         model_name=spec.name,
     )
     return tree
-
-
-def atomic_write(path: str | Path, write) -> Path:
-    """Call ``write(tmp_path)`` on a temporary file beside ``path``, then rename it into place.
-
-    Nothing half-written is left behind: on any failure the temporary file is removed.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def save(tree: xr.DataTree, path: str | Path) -> Path:
-    """Write a run to NetCDF atomically."""
-    return atomic_write(path, lambda tmp: tree.to_netcdf(tmp, engine="h5netcdf"))
-
-
-def load(path: str | Path) -> xr.DataTree:
-    """Read a run written by :func:`save`."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no such run file")
-    return xr.open_datatree(path, engine="h5netcdf").load()
-
-
-def spec_of(tree: xr.DataTree) -> ModelSpec:
-    """The spec a run was fitted with."""
-    d = json.loads(tree.attrs["spec"])
-    for key in ("benchmarks", "targets", "changepoint_range"):
-        if d.get(key) is not None:
-            d[key] = tuple(d[key])
-    return ModelSpec(**d)
-
-
-def inputs_from_tree(tree: xr.DataTree) -> ModelInputs:
-    """Rebuild the fit's :class:`ModelInputs` from a run (for refits: LFO, backtests)."""
-    import pandas as pd
-
-    c = tree.constant_data
-    models = list(c["model"].to_numpy().astype(str))
-    refs = list(c["reference"].to_numpy().astype(str))
-    obs = tree.observed_data
-    has_loss = "log_loss" in obs
-    release = pd.to_datetime(c["release_date"].to_numpy())
-    return ModelInputs(
-        models=models,
-        references=refs,
-        targets=json.loads(tree.attrs.get("targets", "[]")),
-        benchmarks=list(c["benchmark"].to_numpy().astype(str)),
-        log_params=c["log_params"].to_numpy(),
-        t=c["t"].to_numpy(),
-        ref_log_params=c["ref_log_params"].to_numpy(),
-        ref_log_tokens=c["ref_log_tokens"].to_numpy(),
-        ref_t=c["ref_t"].to_numpy(),
-        chance=c["chance"].to_numpy(),
-        n_items=c["n_items"].to_numpy(),
-        obs_unit=c["obs_unit"].to_numpy().astype(int),
-        obs_bench=c["obs_bench"].to_numpy().astype(int),
-        obs_k=obs["k"].to_numpy().astype(np.int64),
-        obs_n=c["obs_n"].to_numpy().astype(np.int64),
-        t0=pd.Timestamp(tree.attrs["t0"]),
-        log_d0=float(tree.attrs["log_d0"]),
-        loss_log_params=c["loss_log_params"].to_numpy() if has_loss else np.zeros(0),
-        loss_log_tokens=c["loss_log_tokens"].to_numpy() if has_loss else np.zeros(0),
-        loss=np.exp(obs["log_loss"].to_numpy()) if has_loss else np.zeros(0),
-        obs_harness=list(c["obs_harness"].to_numpy().astype(str)),
-        release_dates=dict(zip(models, release)),
-        link_level=c["link_level"].to_numpy() if "link_level" in c else None,
-    )

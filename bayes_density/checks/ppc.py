@@ -42,8 +42,8 @@ import pandas as pd
 import xarray as xr
 from scipy import stats
 
-from .model import expected_score, zeta
-from .summaries import convergence_problems, diagnostics
+from ..model.joint import expected_score, zeta
+from ..posterior.summaries import convergence_problems, diagnostics
 
 SAMPLE_DIMS = ("chain", "draw")
 PARETO_K_BAD = 0.7
@@ -271,8 +271,8 @@ def _quiet(logger: str):
 
 
 def _rebuild(tree: xr.DataTree):
-    from .fit import inputs_from_tree, spec_of
-    from .model import build_model
+    from ..inference.fit import inputs_from_tree, spec_of
+    from ..model.joint import build_model
 
     inputs = inputs_from_tree(tree)
     spec = spec_of(tree)
@@ -493,7 +493,7 @@ def write_figures(tree: xr.DataTree, figdir: str | Path, pp=None, pit=None, tabl
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    from . import plots
+    from ..present import plots
 
     figdir = Path(figdir)
     figdir.mkdir(parents=True, exist_ok=True)

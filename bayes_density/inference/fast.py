@@ -72,10 +72,12 @@ import numpy as np
 import pymc as pm
 import xarray as xr
 
-from .design import ModelInputs
+from ..model.design import ModelInputs
+from ..model.joint import build_model
+from ..model.spec import ModelSpec
 from .fit import attach_inputs
-from .model import build_model
-from .spec import ModelSpec
+from .diagnostics import NOT_APPLICABLE  # noqa: F401  (old home)
+from .diagnostics import approximate_diagnostics as diagnostics  # noqa: F401  (old name)
 
 METHODS = ("advi", "pathfinder")
 DEFAULT_N_ITER = {"advi": 10_000, "pathfinder": 1_000}
@@ -85,9 +87,6 @@ BACKENDS = ("numba", "c")
 # steps on the tests' 60-model set: slope median 2.28, k-hat 2.9; 1e-9: 2.34 and 2.1 at twice
 # the time; NUTS 2.50)
 PATHFINDER_FTOL = 1e-9
-
-#: keys of :func:`bayes_density.summaries.diagnostics` that have no meaning for an approximation
-NOT_APPLICABLE = ("rhat_max", "ess_bulk_min", "ess_tail_min", "divergences", "ebfmi_min")
 
 
 def fit_fast(
@@ -172,39 +171,6 @@ def fit_fast(
         time_sample_s=float(t_fit - t_compile), time_total_s=float(time.perf_counter() - t_start), **info,
     )
     return tree
-
-
-def diagnostics(tree: xr.DataTree) -> dict:
-    """:func:`bayes_density.summaries.diagnostics`, made explicit for an approximate run.
-
-    For a NUTS run this is ``summaries.diagnostics(tree)``. For a run of :func:`fit_fast`
-    (``attrs["approximate"]``) R-hat, bulk/tail ESS, divergences and E-BFMI are NaN
-    (their ``*_var`` keys None): independent draws from a fitted approximation have no
-    chains to compare and no transitions, and their ESS would measure the draws from
-    the approximation, not the posterior. The same keys are kept, so
-    :func:`bayes_density.summaries.convergence_problems` accepts the dict (and, rightly,
-    raises nothing from them). Added: ``approximate`` (True), ``fast_method``,
-    ``fast_khat`` (NaN when not computed), ``advi_loss_final`` (ADVI) and ``note``.
-    """
-    from . import summaries
-
-    if not int(tree.attrs.get("approximate", 0)):
-        return summaries.diagnostics(tree)
-    sizes = tree.posterior.sizes
-    out = {}
-    for key in NOT_APPLICABLE:
-        out[key] = math.nan
-        if key != "divergences" and key != "ebfmi_min":
-            out[f"{key}_var"] = None
-    out.update(
-        chains=int(sizes["chain"]), draws=int(sizes["chain"] * sizes["draw"]), approximate=True,
-        fast_method=tree.attrs.get("fast_method"), fast_khat=float(tree.attrs.get("fast_khat", math.nan)),
-        note="approximation: R-hat, ESS, divergences and E-BFMI do not apply (NaN); "
-             "fast_khat > 0.7 means the approximation is far from the posterior",
-    )
-    if "advi_loss_final" in tree.attrs:
-        out["advi_loss_final"] = float(tree.attrs["advi_loss_final"])
-    return out
 
 
 # ---------------------------------------------------------------------------

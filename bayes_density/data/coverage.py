@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ..constants import PAPER_BENCHMARKS
 from .io import DensityData
 
 #: the five benchmarks of the densing-law paper
-PAPER5 = ("MMLU", "BBH", "MATH", "HumanEval", "MBPP")
+PAPER5 = PAPER_BENCHMARKS  # old name
 
 
 def coverage_summary(data: DensityData) -> dict:

@@ -28,8 +28,10 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import xarray as xr  # noqa: E402
 
-from .fit import atomic_write  # noqa: E402
-from . import checks, plots, summaries  # noqa: E402
+from ..inference.fit import atomic_write  # noqa: E402
+from ..checks import ppc as checks  # noqa: E402
+from . import plots  # noqa: E402
+from ..posterior import summaries  # noqa: E402
 
 CSS = """
 body { font-family: -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif; margin: 0 auto; max-width: 1180px;
@@ -295,7 +297,7 @@ def comparison_section(trees: list, names: list[str], comparison) -> str:
         return "<p class='meta'>Comparison table supplied by the caller.</p>" + _table(df)
     if len(trees) < 2:
         return ""
-    from .comparison import loo_table
+    from ..checks.comparison import loo_table
 
     try:
         with warnings.catch_warnings():
@@ -316,7 +318,7 @@ MULTIVERSE_COLUMNS = {"name": "specification", "n_models": "models", "n_scores":
 
 def multiverse_section(table: pd.DataFrame, prob: float | None = None) -> str:
     """The specification curve and its table (one row per specification, sorted by median doubling time)."""
-    from .multiverse import converged, sort_curve
+    from ..sweeps.multiverse import converged, sort_curve
 
     table = table.copy()
     table["error"] = table["error"].fillna("").astype(str)
@@ -464,7 +466,7 @@ def build_report(trees: list, names=None, comparison=None, projection=None, base
     sections.append(("caveats", "Caveats", "<ul>" + "".join(
         f"<li><b>{_e(h)}</b> {_e(t)}</li>" for h, t in CAVEATS) + "</ul>"))
 
-    from . import __version__
+    from .. import __version__
 
     now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     title = f"bayes-density report: {', '.join(names)}"

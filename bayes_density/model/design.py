@@ -13,13 +13,26 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ..constants import DAYS_PER_YEAR
+from ..errors import SelectionError
 from .spec import ModelSpec
 
-DAYS_PER_YEAR = 365.25
 
 
-class SelectionError(ValueError):
-    """The spec selects data the model cannot use (no models, no reference scores, ...)."""
+def years_since(dates, t0) -> np.ndarray:
+    """The date axis of the model: dates -> years since ``t0`` (whole days / DAYS_PER_YEAR).
+
+    With :func:`dates_from_years`, the one conversion between model time and
+    calendar dates; everything else (``ModelInputs``, ``Run``) calls these.
+    """
+    d = pd.to_datetime(pd.Series(np.atleast_1d(dates)))
+    return ((d - pd.Timestamp(t0)).dt.days / DAYS_PER_YEAR).to_numpy(float)
+
+
+def dates_from_years(years, t0) -> pd.DatetimeIndex:
+    """Years since ``t0`` -> calendar dates, rounded to whole days."""
+    days = np.round(np.asarray(years, float) * DAYS_PER_YEAR)
+    return pd.Timestamp(t0) + pd.to_timedelta(days, unit="D")
 
 
 @dataclass
@@ -98,13 +111,11 @@ class ModelInputs:
 
     def years(self, dates) -> np.ndarray:
         """Convert dates to years since t0."""
-        d = pd.to_datetime(pd.Series(np.atleast_1d(dates)))
-        return ((d - self.t0).dt.days / DAYS_PER_YEAR).to_numpy(float)
+        return years_since(dates, self.t0)
 
     def date(self, years) -> pd.DatetimeIndex:
         """Convert years since t0 back to calendar dates."""
-        days = np.round(np.asarray(years, float) * DAYS_PER_YEAR)
-        return self.t0 + pd.to_timedelta(days, unit="D")
+        return dates_from_years(years, self.t0)
 
 
 def _size_column(spec: ModelSpec) -> str:
@@ -230,7 +241,7 @@ def prepare(data, spec: ModelSpec) -> ModelInputs:
     t0 = pd.Timestamp(year=mean_date.year, month=mean_date.month, day=1)
 
     def years(d):
-        return ((pd.to_datetime(d) - t0).dt.days / DAYS_PER_YEAR).to_numpy(float)
+        return years_since(d, t0)
 
     check_trend_support(spec, years(cand["release_date"]), cand["release_date"], years)
 
