@@ -55,6 +55,55 @@ TARGETS = "transcribed/closed_model_targets.csv"
 DENSING = "transcribed/densing_paper_model_list.csv"
 DISTILLED = "epoch_benchmark_stitching/distilled_models.csv"
 SUPP = "transcribed/model_release_dates_supplement.csv"
+T25 = "transcribed_2025/recent_base_scores.csv"
+T25_LONG = "transcribed_2025/recent_base_scores_long.csv"
+T25_MODELS = "transcribed_2025/models.csv"
+
+# ------------------------------------------------------------------ who ran an evaluation (source_kind)
+# organisation that released each model family (model cards / reports named in curation/models.csv and the raw files)
+FAMILY_ORG = {
+    "BLOOM": "BigScience", "BTLM": "Cerebras", "Cerebras-GPT": "Cerebras", "Baichuan": "Baichuan", "Baichuan2": "Baichuan",
+    "Chinchilla": "Google", "Gopher": "Google", "PaLM": "Google", "Gemma": "Google", "Gemma-2": "Google", "Gemma-3": "Google",
+    "CodeLlama": "Meta", "Llama-1": "Meta", "Llama-2": "Meta", "Llama-3": "Meta", "Llama-3.1": "Meta", "Llama-3.2": "Meta",
+    "Llama-4": "Meta", "OPT": "Meta", "XGLM": "Meta",
+    "CodeQwen1.5": "Alibaba", "Qwen": "Alibaba", "Qwen1.5": "Alibaba", "Qwen2": "Alibaba", "Qwen2.5": "Alibaba",
+    "Qwen2.5-Coder": "Alibaba", "Qwen3": "Alibaba",
+    "DeepSeek-Coder": "DeepSeek", "DeepSeek-Coder-V2": "DeepSeek", "DeepSeek-LLM": "DeepSeek", "DeepSeek-MoE": "DeepSeek",
+    "DeepSeek-V2": "DeepSeek", "DeepSeek-V3": "DeepSeek",
+    "Falcon": "TII", "Falcon2": "TII", "Falcon3": "TII", "GLM": "Zhipu/Tsinghua", "GPT-2": "OpenAI", "GPT-3": "OpenAI",
+    "GPT-J": "EleutherAI", "GPT-Neo": "EleutherAI", "GPT-NeoX": "EleutherAI", "Pythia": "EleutherAI",
+    "InternLM": "Shanghai AI Lab", "InternLM2": "Shanghai AI Lab", "Jamba": "AI21", "MPT": "MosaicML", "MiniCPM": "OpenBMB",
+    "Minitron": "NVIDIA", "Nemotron-4": "NVIDIA", "Mistral": "Mistral", "Mixtral": "Mistral", "Mistral-Small-3": "Mistral",
+    "OLMo": "AI2", "OLMo-2": "AI2", "OpenLLaMA": "OpenLM", "Phi": "Microsoft", "RedPajama-INCITE": "Together",
+    "StableLM": "Stability", "StarCoder": "BigCode", "StarCoder2": "BigCode", "TinyLlama": "TinyLlama", "XGen": "Salesforce",
+    "XVERSE": "XVERSE", "YaLM": "Yandex", "Yi": "01.AI", "Yi-1.5": "01.AI", "SmolLM3": "HuggingFace", "Hunyuan": "Tencent",
+}
+# who ran the numbers of each Epoch external 'Source' (the document's authors), or 'harness' for HELM
+EPOCH_SOURCE_ORG = {
+    "Qwen Technical Report": "Alibaba", "Qwen2.5-Coder Technical Report": "Alibaba", "Stanford CRFM Leaderboard": "harness",
+    "Standford HELM": "harness", "Stanford HELM": "harness", "Yi: Open Foundation Models by 01.AI": "01.AI",
+    "Llama 2: Open Foundation and Fine-Tuned Chat Models": "Meta", "LLaMA: Open and Efficient Foundation Language Models": "Meta",
+    "The Llama 3 Herd of Models": "Meta", "XGen-7B Technical Report": "Salesforce",
+    "Baichuan 2: Open Large-scale Language Models": "Baichuan", "Textbooks Are All You Need II: phi-1.5 technical report": "Microsoft",
+    "Phi-3 Technical Report: A Highly Capable Language Model Locally on Your Phone": "Microsoft", "Phi-4 Technical Report": "Microsoft",
+    "Nemotron-4 15B Technical Report": "NVIDIA", "Gemma: Open Models Based on Gemini Research and Technology": "Google",
+    "Falcon2-11B Technical Report": "TII", "Falcon2-11B Technical ReportFalcon2-11B Technical Report": "TII",
+    "The Falcon Series of Open Language Models": "TII", "GLaM: Efficient Scaling of Language Models with Mixture-of-Experts": "Google",
+    "DeepSeek-V3 Technical Report": "DeepSeek", "Mixtral of Experts": "Mistral",
+    "Using DeepSpeed and Megatron to Train Megatron-Turing NLG 530B, A Large-Scale Generative Language Model": "Microsoft/NVIDIA",
+    "PaLM 2 Technical Report": "Google", "PaLM: Scaling Language Modeling with Pathways": "Google", "GPT-4 Technical Report": "OpenAI",
+    "GPT-4 technical report": "OpenAI", "GPT-4 Technical report": "OpenAI", "Language Models are Few-Shot Learners": "OpenAI",
+    "Training Compute-Optimal Large Language Models": "Google",
+    "Scaling Language Models: Methods, Analysis & Insights from Training Gopher": "Google",
+    "": None,  # no Source: provenance unknown (see add_source_kind)
+}
+HARNESS_KIND = {  # harness id -> source_kind (None: decided per row, see kind_of)
+    "obsscaling-lm-eval": "harness", "obsscaling-evalplus": "harness", "open-llm-leaderboard-v2": "harness",
+    "obsscaling-from-report": "developer", "epoch-external": None, "epoch-open-model-trends": None, "ultraeval-minicpm": None,
+    "llama2-paper-table3": None, "model-card": None, "tech-report": None,
+}
+# variants that are not a family's main benchmark are kept only with enough scores to be estimated and linked
+VARIANT_MIN_SCORES, VARIANT_MIN_MODELS, VARIANT_MIN_LINKED = 4, 4, 2
 
 EXT_BENCH = {  # external_benchmark_<key>.csv -> (benchmark, score column)
     "mmlu": ("MMLU", "EM"), "bbh": ("BBH", "Average"), "gsm8k": ("GSM8K", "EM"),
@@ -163,6 +212,11 @@ class NameMap:
         for m in sorted(pd.read_csv(raw / RUNS, encoding="utf-8-sig").model.unique()):
             self.map[(RUNS, m)] = [""]
         # the four ObsScaling files use the same Hugging Face ids: reuse the main file's rows
+        if (raw / T25_LONG).exists():  # the 2025 long file uses the wide file's model names
+            for i in pd.read_csv(raw / T25_LONG, dtype=str).model.unique():
+                if (T25, i) not in self.map:
+                    raise SystemExit(f"{T25_LONG}: {i!r} is not in name_map for {T25}")
+                self.map[(T25_LONG, i)] = list(self.map[(T25, i)])
         for other in (OBS_SUB, OBS_LB2, OBS_EMERG):
             ids = pd.read_csv(raw / other).Model
             for i in ids:
@@ -197,7 +251,7 @@ class Scores:
         self.log.add("name_map", raw_name, source_file, "", "", reason, cite(source_file))
         self.explained[source_file].add(raw_name)
 
-    def add(self, source_file, raw_name, model, benchmark, score, shots, cot, harness, source):
+    def add(self, source_file, raw_name, model, benchmark, score, shots, cot, harness, source, reporter=None):
         key = (source_file, raw_name, benchmark)
         if key in self.excl and self.excl[key][0] in source:
             self.log.add("scores", raw_name, source_file, f"{model} {benchmark} = {score:.4g}", "", self.excl[key][1], source)
@@ -208,7 +262,7 @@ class Scores:
         if not (0.0 <= score <= 1.0) or math.isnan(score):
             raise SystemExit(f"{source_file}: {raw_name} {benchmark} score {score} outside [0, 1]")
         self.rows.append(dict(model=model, benchmark=benchmark, score=score, shots=shots, cot=cot,
-                              harness=harness, source=source))
+                              harness=harness, source=source, reporter=reporter))
         self.contrib[source_file].add(raw_name)
 
 
@@ -272,10 +326,13 @@ def scores_obsscaling(raw: Path, sc: Scores, log: Log):
                 + (f"; {sc.nm.reason(OBS_MAIN, rid)}" if not sc.nm.get(OBS_MAIN, rid) else ""))
     # leaderboard v2
     lb = pd.read_csv(raw / OBS_LB2)
-    lbcols = {"leaderboard_bbh": ("BBH", 3, False, "Open LLM Leaderboard v2 BBH (3-shot, multiple-choice scoring over 5,761 items)"),
+    lbcols = {"leaderboard_bbh": ("BBH-MC", 3, False, "Open LLM Leaderboard v2 BBH (3-shot, multiple-choice scoring over 5,761 items)"),
               "leaderboard_math_hard": ("MATH-L5", 4, None, "Open LLM Leaderboard v2 MATH Lvl 5 (4-shot)"),
               "leaderboard_mmlu_pro": ("MMLU-Pro", 5, False, "Open LLM Leaderboard v2 MMLU-PRO (5-shot)"),
               "leaderboard_gpqa": ("GPQA", 0, False, "Open LLM Leaderboard v2 GPQA (0-shot; diamond+main+extended pooled)")}
+    log.add("scores", "*", "leaderboard_bbh", "BBH", "BBH-MC", "Open LLM Leaderboard v2 BBH is multiple-choice log-likelihood scoring of "
+            "24 subtasks (5,761 items, chance floor > 0), not the papers' 3-shot CoT exact match over 6,511 items: labelled as its own variant BBH-MC",
+            "data/curation/benchmark_variants.csv row 'BBH-MC'; data/curation/bbh_mc_subtasks.csv")
     for c in ("leaderboard_ifeval", "leaderboard_musr"):
         log.add("scores", "*", c, "", "", "IFEval / MuSR are not among the analysed benchmarks: column skipped", cite(OBS_LB2))
     log.add("scores", "*", "leaderboard_*", "", "", "raw accuracies (not the leaderboard's normalised scores), kept as fractions; "
@@ -354,10 +411,17 @@ def scores_external(raw: Path, sc: Scores, log: Log):
                 continue
             shots = shots_of(r.Shots)
             rep = r.Source if isinstance(r.Source, str) else ""
+            notes = getattr(r, "Notes", "")
+            notes = notes if isinstance(notes, str) else ""
+            cot = True if re.search(r"\bCoT\b", notes) else None
+            variant = "MMLU-CoT" if bench == "MMLU" and cot else bench
+            if rep not in EPOCH_SOURCE_ORG:
+                raise SystemExit(f"{rel}: no organisation for Source {rep!r} (EPOCH_SOURCE_ORG)")
             link = r[d.columns.get_loc("Source link")]
             src = f"{cite(rel)} (row {r.id}, Name '{name}'); reported in: {rep}" + (f" ({link})" if isinstance(link, str) else "")
             for m in models:
-                sc.add(rel, name, m, bench, pct(val), shots, None, "epoch-external", src)
+                sc.add(rel, name, m, variant, pct(val), shots, cot, "epoch-external", src + (f"; Notes: {notes.strip()}" if cot else ""),
+                       reporter=EPOCH_SOURCE_ORG[rep])
             if note and name not in sc.explained[rel]:
                 log.add("name_map", name, rel, "", ";".join(models), note, cite(rel))
                 sc.explained[rel].add(name)
@@ -383,6 +447,35 @@ TR_SETTINGS = [
                                                                 "HumanEval": (0, None), "MBPP": (0, None), "GSM8K": (4, None), "MATH": (4, None)}),
     ("NVIDIA Llama-3.1-Minitron", "model-card", {"MMLU": (5, None), "GSM8K": (0, None), "HellaSwag": (0, None), "Winogrande": (0, None), "ARC-C": (0, None)}),
 ]
+# who ran each transcribed source's numbers, and per-benchmark variants that differ from the main one
+TR_ORG = {"OpenBMB/MiniCPM README": "OpenBMB", "Touvron et al. 2023, Llama 2": "Meta", "Meta Llama 3 model card": "Meta",
+          "Meta Llama 3.1 model card": "Meta", "Meta Llama 3.2 model card": "Meta", "Jiang et al. 2023, Mistral 7B": "Mistral",
+          "Gemma Team 2024, Gemma: Open Models": "Google", "Gemma Team 2024, Gemma 2": "Google",
+          "Yang et al. 2024, Qwen2 Technical Report": "Alibaba", "Qwen Team 2024, Qwen2.5 Technical Report": "Alibaba",
+          "NVIDIA Llama-3.1-Minitron": "NVIDIA"}
+TR_VARIANT = {  # doc prefix -> {benchmark: (variant, item count checked against the source's values or None, why)}
+    "Jiang et al. 2023, Mistral 7B": {
+        "MBPP": ("MBPP-sanitized", 257, "Mistral 7B paper: 'MBPP 3-shot (hand-verified subset)'"),
+        "MATH": ("MATH-maj4", None, "Mistral 7B paper: 'MATH 4-shot maj@4'"),
+        "GSM8K": ("GSM8K-maj8", None, "Mistral 7B paper: 'GSM8K 8-shot maj@8'")},
+    "Yang et al. 2024, Qwen2 Technical Report": {
+        "MBPP": ("MBPP-EvalPlus", 399, "Qwen2 report: MBPP 0-shot, i.e. the EvalPlus MBPP (base tests) the report uses for coding"),
+        "GPQA": ("GPQA-Diamond", 198, "Qwen2 report: GPQA 5-shot, subset not stated")},
+    "Qwen Team 2024, Qwen2.5 Technical Report": {
+        "MBPP": ("MBPP-EvalPlus", 399, "Qwen2.5 report: MBPP 0-shot, i.e. the EvalPlus MBPP (base tests)"),
+        "GPQA": ("GPQA-Diamond", 198, "Qwen2.5 report: GPQA 5-shot, subset not stated")},
+}
+
+
+def kn_fits(text: str, n: int) -> bool:
+    """A percent printed with d decimals is k/n for some integer k (rounded or truncated to d decimals)."""
+    t = str(text).strip()
+    d = len(t.split(".")[1]) if "." in t else 0
+    x, tol = float(t), 10.0 ** -d
+    k = round(x * n / 100.0)
+    return any(abs(100.0 * j / n - x) <= 0.5 * tol + 1e-9 or 0 <= 100.0 * j / n - x < tol for j in (k - 1, k, k + 1))
+
+
 TR_COLS = {"MMLU": "MMLU", "BBH": "BBH", "MATH": "MATH", "HumanEval": "HumanEval", "MBPP": "MBPP", "GSM8K": "GSM8K",
            "MMLU_Pro": "MMLU-Pro", "ARC_C": "ARC-C", "HellaSwag": "HellaSwag", "Winogrande": "Winogrande",
            "TruthfulQA": "TruthfulQA", "GPQA": "GPQA"}
@@ -391,6 +484,20 @@ TR_COLS = {"MMLU": "MMLU", "BBH": "BBH", "MATH": "MATH", "HumanEval": "HumanEval
 def scores_transcribed(raw: Path, sc: Scores, log: Log):
     d = read_transcribed(raw, TR, log)
     log.add("scores", "*", "MMLU..GPQA", "percent (0-100)", "fraction", "transcribed scores are percents: divided by 100", cite(TR))
+    # variant of each (source, benchmark), checked against the number of items where the check can discriminate
+    for doc, vmap in TR_VARIANT.items():
+        for bench, (variant, n, why) in vmap.items():
+            col = next(c for c, b in TR_COLS.items() if b == bench)
+            vals = [v for v, sd in zip(d[col], d.source_doc) if v and sd.startswith(doc)]
+            msg = f"{why}: relabelled {bench} -> {variant}"
+            if n is not None:
+                alt = {m: sum(kn_fits(v, m) for v in vals) for m in sorted({n, 500, 378, 399, 257, 198, 448, 546, 1192} - {n})}
+                hit = sum(kn_fits(v, n) for v in vals)
+                if hit < 0.6 * len(vals):
+                    raise SystemExit(f"{TR}: {doc} {bench}: only {hit} of {len(vals)} values are k/{n}")
+                msg += (f"; item-count check: {hit} of {len(vals)} printed values are k/{n} at the printed precision "
+                        f"(other item counts: {', '.join(f'{m}: {c}' for m, c in alt.items())})")
+            log.add("scores", doc, bench, bench, variant, msg, cite(TR))
     for r in d.itertuples(index=False):
         name = r.model
         models = sc.nm.get(TR, name)
@@ -402,6 +509,8 @@ def scores_transcribed(raw: Path, sc: Scores, log: Log):
         if setting is None:
             raise SystemExit(f"{TR}: no settings for source_doc {r.source_doc!r}")
         _, harness, shots_map = setting
+        org = next(o for p, o in TR_ORG.items() if r.source_doc.startswith(p))
+        vmap = next((v for p, v in TR_VARIANT.items() if r.source_doc.startswith(p)), {})
         src = (f"{r.source_doc}, {r.source_table} ({r.source_location}); settings: {r.eval_settings}"
                + (f"; flags: {r.flags}" if r.flags else "") + f"; transcribed in {cite(TR)}")
         for avg in ("code_avg_humaneval_mbpp", "math_avg_gsm8k_math"):
@@ -414,8 +523,125 @@ def scores_transcribed(raw: Path, sc: Scores, log: Log):
             if not v:
                 continue
             shots, cot = shots_map.get(bench, (None, None))
+            variant = vmap.get(bench, (bench,))[0]
+            reporter = org
+            if r.source_doc.startswith("Gemma Team 2024, Gemma: Open Models") and name.startswith("Llama-2"):
+                reporter = "Meta"  # eval_settings: 'Llama-2 numbers cited from Llama 2 paper'
             for m in models:
-                sc.add(TR, name, m, bench, round(float(v) / 100.0, 8), shots, cot, harness, src)
+                sc.add(TR, name, m, variant, round(float(v) / 100.0, 8), shots, cot, harness, src, reporter=reporter)
+
+
+# transcribed_2025: source doc prefix -> (harness id, organisation that ran it,
+#   {benchmark as written in the long file: (variant or None to exclude, shots, cot, why)})
+_Q3 = "Qwen in-house pipeline (Qwen3 report)"
+T25_SETTINGS = [
+    ("Qwen3 Technical Report", "tech-report", "Alibaba", {
+        "MMLU": ("MMLU", 5, None, ""), "MMLU_Pro": ("MMLU-Pro", 5, True, ""), "BBH": ("BBH", 3, True, ""),
+        "GPQA": ("GPQA-Diamond", 5, True, "subset not stated in the report; every value is k/198 (item-count check)"),
+        "GSM8K": ("GSM8K", 4, True, ""), "MATH": ("MATH", 4, True, "full MATH: every value is k/5000, none k/500"),
+        "MBPP": ("MBPP", 3, None, "'MBPP-3shot'; every value is k/500"),
+        "EvalPlus": (None, 0, None, "EvalPlus = average of HumanEval, MBPP, HumanEval+ and MBPP+: not a single benchmark"),
+        "MMLU-Redux": (None, 5, None, "MMLU-Redux: the printed values are not k/n for 3,000, 5,700 or 5,330 items consistently "
+                       "(item set / averaging unknown)")}),
+    ("Gemma 3 Technical Report", "tech-report", "Google", {
+        "BBH": ("BBH", None, True, "Table 19: few-shot, CoT"), "MMLU": ("MMLU", 5, None, "char-len normalised scoring"),
+        "MMLU_Pro": ("MMLU-Pro", 5, True, ""), "MATH": ("MATH", 4, True, ""), "GSM8K": ("GSM8K", 8, True, ""),
+        "GPQA": ("GPQA-Diamond", 5, True, "report: GPQA Diamond"), "MBPP": ("MBPP", 3, None, ""), "HumanEval": ("HumanEval", 0, None, ""),
+        "HellaSwag": ("HellaSwag", None, None, ""), "ARC-C": ("ARC-C", None, None, ""), "WinoGrande": ("Winogrande", None, None, "")}),
+    ("Llama 4 model card", "model-card", "Meta", {
+        "MMLU": ("MMLU", 5, None, "macro_avg/acc_char"), "MMLU_Pro": ("MMLU-Pro", 5, None, ""), "MATH": ("MATH", 4, None, "em_maj1@1"),
+        "MBPP": ("MBPP", 3, None, "")}),
+    ("DeepSeek-V3 README", "model-card", "DeepSeek", {
+        "BBH": ("BBH", 3, None, "3-shot EM"), "MMLU": ("MMLU", 5, None, ""), "MMLU_Pro": ("MMLU-Pro", 5, None, ""),
+        "HumanEval": ("HumanEval", 0, None, ""), "MBPP": ("MBPP", 3, None, ""), "GSM8K": ("GSM8K", 8, None, ""), "MATH": ("MATH", 4, None, ""),
+        "ARC-Challenge (25-shot)": ("ARC-C", 25, None, ""), "HellaSwag (10-shot)": ("HellaSwag", 10, None, ""),
+        "WinoGrande": ("Winogrande", None, None, ""), "MMLU-Redux": (None, None, None, "MMLU-Redux item set not stated")}),
+    ("Kimi K2 README", "model-card", "Moonshot", {
+        "MMLU": ("MMLU", 5, None, "5-shot EM"), "MMLU_Pro": ("MMLU-Pro", 5, None, ""),
+        "GPQA": ("GPQA-Diamond", 5, None, "GPQA-Diamond 5-shot Avg@8"), "MATH": ("MATH", 4, None, ""), "GSM8K": ("GSM8K", 8, None, ""),
+        "EvalPlus": (None, None, None, "EvalPlus average of four tests: not a single benchmark"),
+        "MMLU-redux-2.0": (None, None, None, "MMLU-Redux-2.0: only 3 scores (Kimi K2's own pipeline), variant not estimable")}),
+    ("OLMo 2 13B model card", "model-card", "AI2", {
+        "MMLU": ("MMLU", None, None, "OLMES; shots/format not stated"), "GSM8K": ("GSM8K", None, None, ""), "MMLU_Pro": ("MMLU-Pro", None, None, ""),
+        "ARC/C": ("ARC-C", None, None, ""), "HSwag": ("HellaSwag", None, None, ""), "WinoG": ("Winogrande", None, None, "")}),
+    ("SmolLM3-3B model card", "model-card", "HuggingFace", {
+        "MATH": ("MATH", 4, None, "HF lighteval"), "GSM8K": ("GSM8K", 5, None, "HF lighteval"),
+        "HellaSwag": ("HellaSwag", 0, None, "lighteval, 0-shot"), "Winogrande": ("Winogrande", 0, None, "lighteval, 0-shot"),
+        "HumanEval+": ("HumanEval+", 0, None, ""), "MBPP+": ("MBPP+", 0, None, "")}),
+    ("Hunyuan-A13B README", "model-card", "Tencent", {
+        "MMLU": ("MMLU", None, None, "shots/CoT not stated"), "BBH": ("BBH", None, None, ""), "MATH": ("MATH", None, None, ""),
+        "MBPP": ("MBPP", None, None, ""), "GSM8K": ("GSM8K", None, None, ""), "MMLU_Pro": ("MMLU-Pro", None, None, ""),
+        "GPQA": (None, None, None, "GPQA subset not stated and the values are not k/198, k/448 or k/1192"),
+        "EvalPlus": (None, None, None, "EvalPlus average of four tests: not a single benchmark"),
+        "MMLU-Redux": (None, None, None, "MMLU-Redux item set not stated")}),
+    ("Tencent-Hunyuan-Large README", "model-card", "Tencent", {
+        "MMLU": ("MMLU", None, None, "shots/CoT not stated"), "BBH": ("BBH", None, None, ""), "MATH": ("MATH", None, None, ""),
+        "HumanEval": ("HumanEval", None, None, ""), "MBPP": ("MBPP", None, None, ""), "GSM8K": ("GSM8K", None, None, ""),
+        "MMLU_Pro": ("MMLU-Pro", None, None, ""), "HellaSwag": ("HellaSwag", None, None, ""), "WinoGrande": ("Winogrande", None, None, ""),
+        "ARC-C": ("ARC-C", None, None, "")}),
+    ("'Welcome to the Falcon 3 Family", "model-card", "TII", {
+        "MMLU": ("MMLU", None, None, "lm-evaluation-harness based, raw scores; shots not stated"), "MMLU_Pro": ("MMLU-Pro", None, None, ""),
+        "MBPP": ("MBPP", None, None, ""), "GSM8K": ("GSM8K", None, None, ""),
+        "BBH": (None, None, None, "BBH variant unknown: the blog's lm-evaluation-harness 'raw scores' (it also reports the leaderboard task "
+                "MATH-Lvl5) may be the leaderboard's multiple-choice BBH-MC or the CoT BBH; shots not stated"),
+        "MATH-Lvl5 (level-5 subset only)": ("MATH-L5", None, None, "the Open LLM Leaderboard v2 task name (lm-evaluation-harness based)")}),
+    ("Mistral-Small-24B-Base-2501 model card", "model-card", "Mistral", {
+        "MMLU": ("MMLU", 5, None, ""), "MMLU_Pro": ("MMLU-Pro", 5, True, ""), "GPQA": ("GPQA-Main", 5, True, "card: GPQA main"),
+        "MBPP": ("MBPP", None, None, "pass@1"), "GSM8K": ("GSM8K", 5, None, "maj@1"), "ARC-c (0-shot)": ("ARC-C", 0, None, "")}),
+]
+T25_ITEMS = {"GSM8K": 1319, "MATH": 5000, "MBPP": 500, "HumanEval": 164, "GPQA-Diamond": 198, "GPQA-Main": 448, "MATH-L5": 1324,
+             "HumanEval+": 164, "MBPP+": 378}
+
+
+def scores_2025(raw: Path, sc: Scores, log: Log):
+    """Base models released 2024-11 .. 2025-06 (transcribed_2025): every value of the long file that is one of our benchmarks."""
+    if not (raw / T25_LONG).exists():
+        log.add("scores", "*", T25_LONG, "", "", "transcribed_2025 files not found: no 2025 models", "")
+        return
+    wide = read_transcribed(raw, T25, log)
+    settings = {(r.model, r.source_doc, r.source_table): r.eval_settings for r in wide.itertuples(index=False)}
+    d = pd.read_csv(raw / T25_LONG, dtype=str, keep_default_na=False)
+    log.add("scores", "*", "score", "percent (0-100)", "fraction", "transcribed_2025 scores are percents as printed: divided by 100", cite(T25_LONG))
+    skipped, seen = set(), {}
+    for r in d.itertuples(index=False):
+        name = r.model
+        models = sc.nm.get(T25_LONG, name)
+        if not models:
+            if name not in sc.explained[T25_LONG]:
+                sc.drop(T25_LONG, name, sc.nm.reason(T25, name))
+            continue
+        st = next((x for x in T25_SETTINGS if r.source_doc.startswith(x[0])), None)
+        if st is None:
+            raise SystemExit(f"{T25_LONG}: no settings for source_doc {r.source_doc!r}")
+        prefix, harness, org, bmap = st
+        if r.benchmark not in bmap:
+            if (prefix, r.benchmark) not in skipped:
+                skipped.add((prefix, r.benchmark))
+                log.add("scores", prefix, r.benchmark, "", "", f"{r.benchmark} is not one of the analysed benchmarks: values skipped", cite(T25_LONG))
+            continue
+        variant, shots, cot, why = bmap[r.benchmark]
+        src = (f"{r.source_doc}, {r.source_table} ({r.source_location}); settings: {settings.get((name, r.source_doc, r.source_table), 'see transcribed_2025 README')}"
+               + (f"; {why}" if why else "") + f"; transcribed in {cite(T25_LONG)}")
+        if variant is None:
+            log.add("scores", ";".join(models), r.benchmark, r.score, "", why + ": excluded", src)
+            sc.explained[T25_LONG].add(name)
+            continue
+        n = T25_ITEMS.get(variant)
+        if n and "." in r.score and len(r.score.split(".")[1]) >= 2 and not kn_fits(r.score, n):
+            log.add("scores", ";".join(models), variant, r.score, "", f"item-count check failed: {r.score}% is not k/{n} at the printed "
+                    f"precision, so the item set (or averaging) differs from {variant}: excluded", src)
+            sc.explained[T25_LONG].add(name)
+            continue
+        v = round(float(r.score) / 100.0, 8)
+        key = (models[0], variant, org, r.score.rstrip("0").rstrip("."))
+        if key in seen:  # the same organisation re-printing its own number (Hunyuan-Large in the Hunyuan-A13B README)
+            log.add("scores", models[0], variant, r.score, "", f"same value from the same organisation already taken from {seen[key]}: "
+                    "re-quote not double-counted", src)
+            sc.explained[T25_LONG].add(name)
+            continue
+        seen[key] = r.source_doc
+        for m in models:
+            sc.add(T25_LONG, name, m, variant, v, shots, cot, harness, src, reporter=org)
 
 
 def scores_runs(raw: Path, sc: Scores):
@@ -451,7 +677,12 @@ def build_models(raw: Path, nm: NameMap, scored: set[str], log: Log) -> pd.DataF
                     if n:
                         out[n].append(s)
         return out
-    obs_of, bench_of, supp_of = rev(OBS_MAIN), rev(BENCH), rev(SUPP)
+    obs_of, bench_of, supp_of, t25_of = rev(OBS_MAIN), rev(BENCH), rev(SUPP), rev(T25)
+    t25m = pd.read_csv(raw / T25_MODELS, dtype=str, keep_default_na=False).set_index("model") if (raw / T25_MODELS).exists() else None
+    T25_TOKEN_NOTES = {"Llama-4": "tokens approximate ('~40T' / '~22T', Llama 4 card)",
+                       "OLMo-2": "tokens = stage-1 pretraining only (plus 50B (7B) / 100B+300B (13B) stage-2 tokens, souped), OLMo 2 card",
+                       "Gemma-3": "token budget includes image tokens (Gemma 3 report s2.2)",
+                       "SmolLM3": "card says 11.2T (Training section: 11T)"}
 
     rows = []
     for r in reg.itertuples(index=False):
@@ -466,6 +697,8 @@ def build_models(raw: Path, nm: NameMap, scored: set[str], log: Log) -> pd.DataF
         a = allml.loc[r.epoch_all_system] if r.epoch_all_system else None
         v = mv.loc[r.epoch_mv_id] if r.epoch_mv_id else None
         brow = bench.loc[bench_of[name][0]] if bench_of.get(name) else None
+        trow = t25m.loc[t25_of[name][0]] if (t25m is not None and t25_of.get(name)) else None
+        t25src = f"{cite(T25_MODELS)} model '{t25_of[name][0]}'" if trow is not None else ""
         orow = obs.loc[obs_of[name][0]] if obs_of.get(name) else None
         notes = [r.notes] if r.notes else []
         if r.epoch_mv_id in distilled.index:
@@ -487,6 +720,12 @@ def build_models(raw: Path, nm: NameMap, scored: set[str], log: Log) -> pd.DataF
             cands.append((v["Version release date"], f"{cite(MV)} id '{r.epoch_mv_id}' Version release date", "mv"))
         if brow is not None and isinstance(brow["Date"], str):
             cands.append((brow["Date"], f"{cite(BENCH)} System '{bench_of[name][0]}' Date", "bench"))
+        if trow is not None and re.fullmatch(r"\d{4}-\d{2}-\d{2}", trow.release_date):
+            cands.append((trow.release_date, f"{t25src} release_date: {trow.release_date_source}", "t25"))
+        elif trow is not None:
+            raw_d = trow.release_date or "(blank)"
+            if not (name in dates_x.index):
+                log.add("models", name, "release_date", raw_d, "", "transcribed_2025 gives no day-level release date: not invented", t25src)
         if name in dates_x.index and dates_x.loc[name, "mode"] == "fill":
             cands.append((dates_x.loc[name, "release_date"], dates_x.loc[name, "source"] + " (looked up)", "fill"))
         if not cands:
@@ -509,6 +748,8 @@ def build_models(raw: Path, nm: NameMap, scored: set[str], log: Log) -> pd.DataF
             pc.append((float(brow["Model size (parameters)"]), f"{cite(BENCH)} System '{bench_of[name][0]}' Model size (parameters)", "bench"))
         if orow is not None and not pd.isna(orow["Model Size (B)"]):
             pc.append((float(orow["Model Size (B)"]) * 1e9, f"{cite(OBS_MAIN)} Model '{obs_of[name][0]}' Model Size (B) x 1e9", "obs"))
+        if trow is not None and trow.total_params_b:
+            pc.append((float(trow.total_params_b) * 1e9, f"{t25src} total_params_b x 1e9 ({trow.params_tokens_source})", "t25"))
         if name in params_x.index and params_x.loc[name, "params"] and params_x.loc[name, "mode"] == "fill":
             pc.append((float(params_x.loc[name, "params"]), params_x.loc[name, "source"], "fill"))
             if "nominal" in params_x.loc[name, "note"]:
@@ -536,6 +777,9 @@ def build_models(raw: Path, nm: NameMap, scored: set[str], log: Log) -> pd.DataF
             a_src = params_x.loc[name, "source"]
             log.add("models", name, "active_params", params, active, "mixture of experts: active parameters per token differ from the total "
                     "(MANIFEST quirk: ObsScaling MoE sizes are inconsistent)", a_src)
+        elif trow is not None and trow.architecture == "MoE" and trow.active_params_b:
+            active = float(trow.active_params_b) * 1e9
+            a_src = f"{t25src} active_params_b x 1e9 ({trow.params_tokens_source})"
         elif "mixture of experts" in r.notes:
             active = None
             a_src = "MoE: active parameters not stated in the raw files"
@@ -549,6 +793,10 @@ def build_models(raw: Path, nm: NameMap, scored: set[str], log: Log) -> pd.DataF
             tc.append((float(orow["Pretraining Data Size (T)"]) * 1e12, f"{cite(OBS_MAIN)} Model '{obs_of[name][0]}' Pretraining Data Size (T) x 1e12", "obs"))
         if brow is not None and not pd.isna(brow["Dataset size"]):
             tc.append((float(brow["Dataset size"]), f"{cite(BENCH)} System '{bench_of[name][0]}' Dataset size", "bench"))
+        if trow is not None and trow.train_tokens_t:
+            tc.append((float(trow.train_tokens_t) * 1e12, f"{t25src} train_tokens_t x 1e12 ({trow.params_tokens_source})", "t25"))
+            if r.family in T25_TOKEN_NOTES:
+                notes.append(T25_TOKEN_NOTES[r.family])
         if name in tokens_x.index and tokens_x.loc[name, "mode"] == "fill":
             tc.append((float(tokens_x.loc[name, "tokens"]), tokens_x.loc[name, "source"], "fill"))
         tokens, t_src = (None, "")
@@ -572,14 +820,98 @@ def build_models(raw: Path, nm: NameMap, scored: set[str], log: Log) -> pd.DataF
 
 
 # ------------------------------------------------------------------ other tables
-def build_benchmarks(used: set[str]) -> pd.DataFrame:
+BBH_MC_SUBTASKS = "bbh_mc_subtasks.csv"
+
+
+def bbh_mc_floor(log: Log) -> tuple[float, int, str]:
+    """Item-weighted chance floor of the Open LLM Leaderboard v2 BBH: sum(n_i / k_i) / sum(n_i), k_i = the harness's scored choices."""
+    t = read_curation(BBH_MC_SUBTASKS)
+    n, k = t.n_items.astype(int), t.n_choices_scored.astype(int)
+    floor = round(float((n / k).sum() / n.sum()), 4)
+    why = (f"computed from data/curation/{BBH_MC_SUBTASKS} ({len(t)} subtasks, {int(n.sum())} items): "
+           f"sum(n_i / k_i) / sum(n_i) with k_i = n_choices_scored = {floor}")
+    log.add("benchmarks", "BBH-MC", "chance", "", floor, why, f"data/curation/{BBH_MC_SUBTASKS} (lm-evaluation-harness leaderboard/bbh_mc yaml files)")
+    return floor, int(n.sum()), why
+
+
+def build_benchmarks(used: set[str], log: Log) -> pd.DataFrame:
     b = read_curation("benchmark_items.csv")
     missing = used - set(b.name)
     if missing:
         raise SystemExit(f"benchmarks without an entry in curation/benchmark_items.csv: {sorted(missing)}")
+    b = b[b.name.isin(used)].copy()
+    if (b.name == "BBH-MC").any():
+        floor, n, why = bbh_mc_floor(log)
+        i = b.index[b.name == "BBH-MC"][0]
+        if int(b.loc[i, "n_items"]) != n:
+            raise SystemExit(f"BBH-MC: benchmark_items.csv says {b.loc[i, 'n_items']} items, {BBH_MC_SUBTASKS} sums to {n}")
+        b.loc[i, "chance"] = str(floor)
+        b.loc[i, "source"] = b.loc[i, "source"] + "; " + why
+    fam = set(b.family)
+    if not fam <= set(b.name):
+        raise SystemExit(f"benchmark families without a main variant row: {sorted(fam - set(b.name))}")
     b["n_items"] = b.n_items.astype(int)
     b["chance"] = b.chance.astype(float)
-    return b[["name", "n_items", "chance", "answer_type", "source"]]
+    return b[["name", "n_items", "chance", "answer_type", "source", "family", "domain", "scoring"]]
+
+
+def prune_variants(scores: pd.DataFrame, bitems: pd.DataFrame, log: Log) -> pd.DataFrame:
+    """Drop variants (not a family's main benchmark) with too few scores / models / links to the main variant (logged)."""
+    fam = scores.benchmark.map(bitems.family)
+    if fam.isna().any():
+        raise SystemExit(f"benchmarks without an entry in curation/benchmark_items.csv: {sorted(set(scores.benchmark[fam.isna()]))}")
+    keep = pd.Series(True, index=scores.index)
+    for v, g in scores.groupby("benchmark"):
+        f = bitems.loc[v, "family"]
+        if f == v:
+            continue
+        others = set(scores[(fam == f) & (scores.benchmark != v)].model)
+        n, m, linked = len(g), g.model.nunique(), len(set(g.model) & others)
+        ok = n >= VARIANT_MIN_SCORES and m >= VARIANT_MIN_MODELS and linked >= VARIANT_MIN_LINKED
+        msg = (f"variant {v} of {f}: {n} scores on {m} models, {linked} of them also scored on another {f} variant "
+               f"(needs >= {VARIANT_MIN_SCORES} / {VARIANT_MIN_MODELS} / {VARIANT_MIN_LINKED})")
+        if ok:
+            log.add("benchmarks", v, "family", "", f, msg + ": kept as its own variant", "data/curation/benchmark_items.csv")
+            continue
+        keep[g.index] = False
+        for r in g.itertuples():
+            log.add("scores", r.model, v, r.score, "", msg + ": too few to estimate, excluded (not merged into " + f + ")", r.source)
+    return scores[keep].copy()
+
+
+def add_source_kind(scores: pd.DataFrame, models: pd.DataFrame, log: Log) -> pd.DataFrame:
+    """source_kind: harness (uniform third-party harness over many models), developer (the model's own developer),
+    third_party (another organisation's pipeline)."""
+    fam = models.set_index("name").family
+    missing = set(fam[scores.model.unique()]) - set(FAMILY_ORG)
+    if missing:
+        raise SystemExit(f"families without an organisation in FAMILY_ORG: {sorted(missing)}")
+    kinds = []
+    for r in scores.itertuples():
+        k = HARNESS_KIND[r.harness]
+        if k is None and r.reporter:
+            k = "harness" if r.reporter == "harness" else "developer" if r.reporter == FAMILY_ORG[fam[r.model]] else "third_party"
+        kinds.append(k)
+    scores["source_kind"] = kinds
+    # Epoch's open-model-trends compilation states no provenance per value: take the kind of an identical value
+    # (same model, benchmark, 3 decimals) from a source whose provenance is known; otherwise third_party (Epoch compiled it)
+    known = scores[scores.source_kind.notna()]
+    ref = {}
+    for r in known.sort_values(["model", "benchmark", "harness", "source"]).itertuples():
+        ref.setdefault((r.model, r.benchmark, round(r.score, 3)), r.source_kind)
+    matched = unmatched = 0
+    for i in scores.index[scores.source_kind.isna()]:
+        r = scores.loc[i]
+        k = ref.get((r.model, r.benchmark, round(r.score, 3)))
+        if k:
+            matched += 1
+        else:
+            unmatched += 1
+        scores.loc[i, "source_kind"] = k or "third_party"
+    log.add("scores", "*", "source_kind", "epoch-open-model-trends", "", f"Epoch's compilation (and one Epoch external row with an empty Source) gives no per-value provenance: {matched} values "
+            f"equal (to 3 decimals) a value of a known source for the same model and benchmark and take its source_kind; {unmatched} "
+            "others are labelled third_party (compiled by Epoch, original evaluator unknown)", cite(BENCH))
+    return scores
 
 
 def build_targets(raw: Path, benchmarks: set[str], log: Log) -> pd.DataFrame:
@@ -712,6 +1044,7 @@ def main(argv=None):
     scores_bench(raw, sc, log)
     scores_external(raw, sc, log)
     scores_transcribed(raw, sc, log)
+    scores_2025(raw, sc, log)
     scores_runs(raw, sc)
     scores = pd.DataFrame(sc.rows)
     if scores.duplicated(["model", "benchmark", "source", "shots"]).any():
@@ -720,7 +1053,7 @@ def main(argv=None):
 
     # every raw name of a score source either gave a score or has a logged reason
     for (f, s) in list(nm.map):
-        if f in (TARGETS, DENSING, SUPP):
+        if f in (TARGETS, DENSING, SUPP, T25):  # T25: its values are read from T25_LONG
             continue
         if s not in sc.contrib[f] and s not in sc.explained[f]:
             raise SystemExit(f"{f}: raw name {s!r} gave no score and no reason was logged")
@@ -733,7 +1066,10 @@ def main(argv=None):
 
     models = build_models(raw, nm, set(scores.model), log)
     scores = scores[scores.model.isin(set(models.name))]
-    benchmarks = build_benchmarks(set(scores.benchmark))
+    bitems = read_curation("benchmark_items.csv").set_index("name")
+    scores = prune_variants(scores, bitems, log)
+    scores = add_source_kind(scores, models, log)
+    benchmarks = build_benchmarks(set(scores.benchmark), log)
     targets = build_targets(raw, set(benchmarks.name), log)
     losses = build_losses(raw, log)
     refs = build_references(models)
@@ -742,9 +1078,9 @@ def main(argv=None):
     out.mkdir(parents=True, exist_ok=True)
     write(models, out / "models.csv", ["name", "family", "release_date", "date_source", "params", "active_params", "tokens",
                                        "base_or_instruct", "open_or_closed", "source", "notes"], ["name"])
-    write(scores, out / "scores.csv", ["model", "benchmark", "score", "shots", "cot", "harness", "source"],
+    write(scores, out / "scores.csv", ["model", "benchmark", "score", "shots", "cot", "harness", "source", "source_kind"],
           ["model", "benchmark", "harness", "source", "shots"])
-    write(benchmarks, out / "benchmarks.csv", ["name", "n_items", "chance", "answer_type", "source"], ["name"])
+    write(benchmarks, out / "benchmarks.csv", ["name", "n_items", "chance", "answer_type", "source", "family", "domain", "scoring"], ["name"])
     write(targets, out / "targets.csv", ["target", "benchmark", "score", "shots", "source"], ["target", "benchmark", "source"])
     write(losses, out / "losses.csv", ["params", "tokens", "loss", "source"], ["params", "tokens"])
     write(refs, out / "references.csv", ["set", "model", "source"], ["set", "model"])
