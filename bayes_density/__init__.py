@@ -1,13 +1,17 @@
 """bayes-density: Bayesian analysis of LLM capability density (the "densing law").
 
 Main entry points: :func:`load_data` (shipped or your CSVs), :func:`load_spec`
-(``models/*.toml``), :class:`DensityAnalysis` (fit and summarise), and the
-``bayes-density`` command line.
+(the analysis specs, ``models/*.toml``), :class:`DensityAnalysis` (fit and
+summarise), :class:`Run` (a fitted run: load, save, spec, dates), and the
+``bayes-density`` command line. Layout: ARCHITECTURE.md.
 """
 
 from .analysis import DensityAnalysis
-from .data.io import DataError, DensityData, load_data
-from .model.spec import ModelSpec, SpecError, load_spec
+from .constants import VERSION as __version__
+from .data.io import DensityData, load_data
+from .errors import DataError, InputError, RunFileError, SelectionError, SpecError
+from .inference.run import Run
+from .model.spec import ModelSpec, load_spec
 
-__all__ = ["DataError", "DensityAnalysis", "DensityData", "ModelSpec", "SpecError", "load_data", "load_spec"]
-__version__ = "0.1.0"
+__all__ = ["DataError", "DensityAnalysis", "DensityData", "InputError", "ModelSpec", "Run", "RunFileError",
+           "SelectionError", "SpecError", "load_data", "load_spec"]

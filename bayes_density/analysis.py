@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
@@ -19,7 +18,8 @@ from .data.io import DensityData, load_data
 from .inference import fit
 from .model.design import ModelInputs, prepare
 from .model.spec import ModelSpec, load_spec
-from .posterior import baseline, summaries
+from .posterior import summaries
+from .posterior.baseline import attach_baseline  # noqa: F401  (its old home)
 
 
 class DensityAnalysis:
@@ -80,13 +80,3 @@ class DensityAnalysis:
 
     def save(self, path: str | Path) -> Path:
         return fit.save(self._need_fit(), path)
-
-
-def attach_baseline(tree: xr.DataTree, inputs: ModelInputs, break_date: str | None = None) -> None:
-    """Run the paper's method on the same inputs; store numbers and point densities in attrs."""
-    if len(inputs.loss) == 0:
-        return
-    res = baseline.paper_method(inputs, break_date)
-    points = res["points"].assign(release_date=lambda d: pd.to_datetime(d["release_date"]).dt.strftime("%Y-%m-%d"))
-    tree.attrs["baseline"] = json.dumps(res["summary"], default=float)
-    tree.attrs["baseline_points"] = json.dumps(points.to_dict(orient="records"), default=float)

@@ -34,7 +34,7 @@ def simulated():
 @pytest.fixture(scope="session")
 def simulated_fit(simulated):
     """A nutpie fit of :func:`simulated` (2 chains x 500 draws)."""
-    from bayes_density.analysis import attach_baseline
+    from bayes_density.posterior.baseline import attach_baseline
     from bayes_density.inference.fit import sample
 
     inputs, truth, spec = simulated

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from ..errors import InputError
 from ..inference.fit import inputs_from_tree, sample, spec_of
 from ..posterior.placement import _Link, log_predictive
 from ..posterior.summaries import slope_draws
@@ -37,7 +38,7 @@ def _check_same_data(trees: dict[str, xr.DataTree]) -> None:
         if ref is None:
             ref = (name, k)
         elif len(k) != len(ref[1]) or not np.array_equal(k, ref[1]):
-            raise ValueError(
+            raise InputError(
                 f"runs {ref[0]!r} and {name!r} were fitted on different scores; LOO compares only fits "
                 "of the same data (same spec data section, same --until)"
             )
@@ -46,7 +47,7 @@ def _check_same_data(trees: dict[str, xr.DataTree]) -> None:
 def loo_table(trees: dict[str, xr.DataTree]) -> pd.DataFrame:
     """elpd_loo, se, difference, weight, worst Pareto-k per run; best first."""
     _check_same_data(trees)
-    cmp = az.compare(trees, var_name="k")
+    cmp = az.compare(trees, var_name="k", round_to="none")  # full precision; text output rounds
     rows = []
     for name, row in cmp.iterrows():
         loo = az.loo(trees[name], var_name="k", pointwise=True)

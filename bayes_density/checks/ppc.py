@@ -3,7 +3,7 @@
 Everything here reads the run's DataTree only (posterior, constant_data,
 observed_data, log_likelihood), so ``bayes-density check RUN.nc`` works on a
 saved file. The run does not store a posterior predictive; it is recomputed
-from the posterior with the model's link (see :mod:`bayes_density.model`)::
+from the posterior with the model's link (see :mod:`bayes_density.model.joint`)::
 
     x_u     = log_neff (fitted models), ref_log_params + ref_log_density (references),
               target_log_neff (targets)                      -- units in obs_unit order
@@ -23,18 +23,15 @@ Checks (all on the score likelihood ``k``):
   when the scores carry several harnesses, per harness (a harness whose z
   spread is well above 1 is noisier than the model's one precision per
   benchmark allows).
-- Prior predictive (implied score ranges per benchmark) and power-scaling
-  prior sensitivity (``psense_summary``) rebuild the PyMC model from the run;
-  they need the current model code to match the run's variables.
+- Prior predictive and prior sensitivity: :mod:`bayes_density.checks.sensitivity`.
+
+Compute only: tidy tables and plain dicts; figures and text are in
+:mod:`bayes_density.present`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
-import logging
 import warnings
-from pathlib import Path
 
 import arviz as az
 import numpy as np
@@ -43,20 +40,15 @@ import xarray as xr
 from scipy import stats
 
 from ..model.joint import expected_score, zeta
-from ..posterior.summaries import convergence_problems, diagnostics
+from ..inference.diagnostics import convergence_problems, diagnostics
+from .sensitivity import (LATENT_VARS, LOSS_LAW_VARS, SENSITIVITY_VARS, prior_groups,  # noqa: F401  (old home)
+                          prior_predictive, prior_sensitivity)
 
 SAMPLE_DIMS = ("chain", "draw")
 PARETO_K_BAD = 0.7
 KS_P_WARN = 0.01  # LOO-PIT KS p-value below which calibration is flagged
 Z_LARGE = 3.0  # |standardised residual| counted as large
 LARGE_SHARE_WARN = 0.03  # share of scores with |z| > 3 above which the fit is flagged
-# free variables that are not power-scaled as priors: the loss law's, and the latent effects whose
-# "prior" is the trend (log densities) or a broad placeholder (targets)
-LOSS_LAW_VARS = ("log_alpha", "log_beta", "log_sN", "log_sD", "log_E", "loss_sigma", "loss_nu")
-LATENT_VARS = ("log_density", "target_log_neff")
-# posterior quantities whose sensitivity is reported
-SENSITIVITY_VARS = ("slope", "slope_after", "intercept", "link_kappa", "link_mu", "ceiling")
-
 
 # ---------------------------------------------------------------------------
 # posterior predictive
@@ -255,125 +247,25 @@ def ppc_by_benchmark(table: pd.DataFrame, by: str = "benchmark") -> pd.DataFrame
 
 
 # ---------------------------------------------------------------------------
-# prior predictive and prior sensitivity (rebuild the model from the run)
-# ---------------------------------------------------------------------------
-
-@contextlib.contextmanager
-def _quiet(logger: str):
-    """Silence a library logger (PyMC's 'Sampling: [...]', psense's advice) for the duration."""
-    log = logging.getLogger(logger)
-    old = log.level
-    log.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        log.setLevel(old)
-
-
-def _rebuild(tree: xr.DataTree):
-    from ..inference.fit import inputs_from_tree, spec_of
-    from ..model.joint import build_model
-
-    inputs = inputs_from_tree(tree)
-    spec = spec_of(tree)
-    return inputs, spec, build_model(inputs, spec)
-
-
-def prior_predictive(tree: xr.DataTree, draws: int = 500, seed: int = 0) -> pd.DataFrame:
-    """Implied score ranges per benchmark under the prior (``pm.sample_prior_predictive``).
-
-    Scores (k / n) of all observations under prior draws, pooled per benchmark:
-    quantiles, the share at the chance floor (within 0.02) and above 0.95, next
-    to the observed range. A prior whose scores cover the observed range
-    without piling up at 0/1 is weakly informative on the score scale.
-    """
-    import pymc as pm
-
-    inputs, spec, model = _rebuild(tree)
-    with model, warnings.catch_warnings(), _quiet("pymc"):
-        warnings.simplefilter("ignore")
-        prior = pm.sample_prior_predictive(draws=draws, var_names=["k"], random_seed=seed)
-    k = prior.prior_predictive["k"] if "prior_predictive" in prior.children else prior["prior_predictive"]["k"]
-    s = k.to_numpy().reshape(-1, inputs.n_obs) / inputs.obs_n[None, :]
-    obs = inputs.obs_k / inputs.obs_n
-    rows = []
-    for bi, name in enumerate(inputs.benchmarks):
-        sel = inputs.obs_bench == bi
-        if not sel.any():
-            continue
-        x = s[:, sel].ravel()
-        q = np.quantile(x, [0.05, 0.25, 0.5, 0.75, 0.95])
-        rows.append({
-            "benchmark": name, "chance": float(inputs.chance[bi]),
-            "prior_q05": q[0], "prior_q25": q[1], "prior_median": q[2], "prior_q75": q[3], "prior_q95": q[4],
-            "prior_share_at_floor": float(np.mean(x < inputs.chance[bi] + 0.02)),
-            "prior_share_above_95": float(np.mean(x > 0.95)),
-            "observed_min": float(obs[sel].min()), "observed_max": float(obs[sel].max()),
-            "observed_in_prior_90": float(np.mean((obs[sel] >= q[0]) & (obs[sel] <= q[4]))),
-        })
-    return pd.DataFrame(rows)
-
-
-def prior_groups(free: list[str]) -> dict[str, list[str]]:
-    """Split a model's free variables into the priors power-scaled together: 'trend' and 'link'.
-
-    Link: the ``link_*`` variables and ``log_phi``, except centred hierarchical
-    effects (those with a ``NAME_mu`` hyperparameter: their hyperpriors are
-    scaled instead). Trend: everything else that is neither the loss law nor a
-    latent effect (intercept, slope, slope change, jump, change point, spreads).
-    """
-    free = list(free)
-    link = [v for v in free if (v.startswith("link_") or v == "log_phi") and f"{v}_mu" not in free]
-    hier = [v for v in free if f"{v}_mu" in free]
-    trend = [v for v in free if v not in link and v not in hier and v not in LOSS_LAW_VARS
-             and v not in LATENT_VARS]
-    return {"trend": trend, "link": link}
-
-
-def prior_sensitivity(tree: xr.DataTree, var_names=SENSITIVITY_VARS) -> pd.DataFrame:
-    """Power-scaling sensitivity (ArviZ ``psense_summary``) of the trend and link results.
-
-    Two rows per quantity element: the trend priors power-scaled together
-    (``priors = "trend"``) and the link priors (``priors = "link"``), each
-    against the whole likelihood (scores and, in joint mode, loss points).
-    Sensitivity above 0.05 marks an informative prior; with likelihood
-    sensitivity also above 0.05, a prior-data conflict.
-    """
-    import pymc as pm
-
-    _, _, model = _rebuild(tree)
-    free = [rv.name for rv in model.free_RVs]
-    missing = [v for v in free if v not in tree.posterior]
-    if missing:
-        raise ValueError(f"the run's posterior lacks {missing}: it was fitted with another version of the model")
-    t = xr.DataTree.from_dict({"posterior": tree.posterior.to_dataset()})
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        pm.compute_log_prior(t, model=model, progressbar=False)
-        pm.compute_log_likelihood(t, model=model, progressbar=False)
-    names = [v for v in var_names if v in tree.posterior]
-    out = []
-    for label, priors in prior_groups(free).items():
-        if not priors:
-            continue
-        with warnings.catch_warnings(), _quiet("arviz_stats"):
-            warnings.simplefilter("ignore")
-            df = az.psense_summary(t, var_names=names, prior_var_names=priors)
-        df = df.reset_index(names="quantity")
-        df.insert(0, "priors", label)
-        out.append(df)
-    return pd.concat(out, ignore_index=True) if out else pd.DataFrame()
-
-
-# ---------------------------------------------------------------------------
 # the check report
 # ---------------------------------------------------------------------------
 
+def _plain(v):
+    """A JSON-ready Python value at full precision (NaN -> None, numpy scalars -> Python, dates -> ISO)."""
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, float) and v != v:
+        return None
+    if isinstance(v, pd.Timestamp):
+        return v.isoformat()
+    return v
+
+
 def _records(df: pd.DataFrame) -> list[dict]:
-    return json.loads(df.to_json(orient="records", double_precision=6))
+    return [{k: _plain(v) for k, v in row.items()} for row in df.to_dict(orient="records")]
 
 
-def check_dict(tree: xr.DataTree, figdir: str | Path | None = None, seed: int = 0, top: int = 10,
+def check_dict(tree: xr.DataTree, seed: int = 0, top: int = 10,
                sensitivity: bool = True, prior_draws: int = 300, diag: dict | None = None) -> dict:
     """All checks of one run as plain numbers (JSON-ready).
 
@@ -383,14 +275,14 @@ def check_dict(tree: xr.DataTree, figdir: str | Path | None = None, seed: int = 
     ``worst_residuals`` (top rows), ``ppc_by_benchmark``, ``calibration_ok``,
     ``warnings`` (each with what to try); with ``sensitivity``, also
     ``prior_sensitivity`` and ``prior_predictive`` (or ``sensitivity_error``
-    when the model cannot be rebuilt); with ``figdir``, PNG figures written
-    there and listed under ``figures``. ``diag``: precomputed
+    when the model cannot be rebuilt). Figures: :func:`bayes_density.present.plots.write_check_figures`.
+    ``diag``: precomputed
     :func:`~bayes_density.summaries.diagnostics` of the run (saves recomputing).
     """
-    return run_checks(tree, figdir, seed, top, sensitivity, prior_draws, diag)[0]
+    return run_checks(tree, seed=seed, top=top, sensitivity=sensitivity, prior_draws=prior_draws, diag=diag)[0]
 
 
-def run_checks(tree: xr.DataTree, figdir=None, seed: int = 0, top: int = 10, sensitivity: bool = True,
+def run_checks(tree: xr.DataTree, seed: int = 0, top: int = 10, sensitivity: bool = True,
                prior_draws: int = 300, diag: dict | None = None):
     """:func:`check_dict` and what it computed on the way: (dict, posterior predictive, LOO-PIT, obs table)."""
     diag = diagnostics(tree) if diag is None else diag
@@ -453,8 +345,6 @@ def run_checks(tree: xr.DataTree, figdir=None, seed: int = 0, top: int = 10, sen
         except Exception as e:  # noqa: BLE001 - the other checks stand on their own
             out["sensitivity_error"] = f"{type(e).__name__}: {e}"
     out["warnings"] = warn
-    if figdir is not None:
-        out["figures"] = write_figures(tree, figdir, pp=pp, pit=pit, table=table)
     return out, pp, pit, table
 
 
@@ -484,82 +374,3 @@ def _pit_shape(pit: np.ndarray) -> tuple[str, str]:
     return (f"{shares}, mean {m:.2f}",
             "look at the PPC per benchmark and the worst residuals; try a more flexible link (ceiling prior) "
             "or per-harness offsets")
-
-
-def write_figures(tree: xr.DataTree, figdir: str | Path, pp=None, pit=None, table=None) -> list[str]:
-    """PPC per benchmark and LOO-PIT as PNG files in ``figdir``; returns their paths."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    from ..present import plots
-
-    figdir = Path(figdir)
-    figdir.mkdir(parents=True, exist_ok=True)
-    pp = posterior_predictive(tree) if pp is None else pp
-    pit = loo_pit(tree, pp) if pit is None else pit
-    table = obs_table(tree, pp, pit) if table is None else table
-    paths = []
-    for name, fig in (("ppc_by_benchmark.png", plots.ppc_by_benchmark(tree, table=table)),
-                      ("loo_pit.png", plots.loo_pit_plot(pit, tree=tree, table=table))):
-        path = figdir / name
-        fig.savefig(path, dpi=110, bbox_inches="tight")
-        plt.close(fig)
-        paths.append(str(path))
-    return paths
-
-
-def format_checks(d: dict) -> str:
-    """Plain-text rendering of :func:`check_dict`."""
-    lines = [
-        f"Model checks: {d.get('model_name')} (trend {d.get('trend')}, {d.get('n_scores')} scores)",
-        f"  LOO-PIT KS p         {d['loo_pit_ks_p']:.3g}  (stat {d['loo_pit_ks_stat']:.3f}; "
-        f"{100 * d['loo_pit_share_outside_90']:.1f}% outside the central 90%, nominal 10%)",
-        f"  Pareto k max         {d['pareto_k_max']:.2f}  ({d['n_pareto_k_bad']} > {PARETO_K_BAD})",
-        f"  |z| > {Z_LARGE:g}             {d['n_abs_z_gt_3']}  ({100 * d['share_abs_z_gt_3']:.1f}% of scores)",
-        f"  R-hat max            {d['rhat_max']:.3f}  ({d.get('rhat_max_var')})",
-        f"  divergences          {d['divergences']}",
-        f"  bulk ESS min         {d['ess_bulk_min']:.0f}  ({d.get('ess_bulk_min_var')})",
-        f"  calibration ok       {d['calibration_ok']}",
-        "",
-        "Posterior predictive by benchmark (scores as fractions):",
-        f"  {'benchmark':<16} {'n':>5} {'obs mean':>9} {'pred mean':>9} {'rmse':>7} {'z sd':>6} "
-        f"{'cov90':>6} {'|z|>3':>6}",
-    ]
-    for r in d["ppc_by_benchmark"]:
-        lines.append(f"  {r['benchmark']:<16} {r['n_scores']:>5d} {r['observed_mean']:>9.3f} "
-                     f"{r['predicted_mean']:>9.3f} {r['rmse']:>7.3f} {r['z_sd']:>6.2f} "
-                     f"{r.get('coverage_90', float('nan')):>6.2f} {r['n_abs_z_gt_3']:>6d}")
-    if d.get("ppc_by_harness"):
-        lines += ["", "By harness:", f"  {'harness':<24} {'n':>5} {'obs mean':>9} {'pred mean':>9} {'z sd':>6} "
-                  f"{'cov90':>6} {'PIT KS p':>9}"]
-        for r in d["ppc_by_harness"]:
-            lines.append(f"  {str(r['harness'])[:24]:<24} {r['n_scores']:>5d} {r['observed_mean']:>9.3f} "
-                         f"{r['predicted_mean']:>9.3f} {r['z_sd']:>6.2f} {r.get('coverage_90', float('nan')):>6.2f} "
-                         f"{r.get('loo_pit_ks_p', float('nan')):>9.2g}")
-    lines += ["", "Largest standardised residuals:",
-              f"  {'model':<28} {'benchmark':<14} {'harness':<14} {'obs':>6} {'pred':>6} {'sd':>6} {'z':>6}"]
-    for r in d["worst_residuals"]:
-        lines.append(f"  {str(r['model'])[:28]:<28} {str(r['benchmark'])[:14]:<14} {str(r['harness'])[:14]:<14} "
-                     f"{r['observed']:>6.3f} {r['predicted_mean']:>6.3f} {r['predicted_sd']:>6.3f} {r['z']:>6.1f}")
-    if d.get("prior_sensitivity"):
-        lines += ["", "Prior sensitivity (power-scaling; > 0.05 = informative):",
-                  f"  {'priors':<6} {'quantity':<28} {'prior':>7} {'lik':>7}  diagnosis"]
-        for r in d["prior_sensitivity"]:
-            lines.append(f"  {r['priors']:<6} {str(r['quantity'])[:28]:<28} {r['prior']:>7.3f} "
-                         f"{r['likelihood']:>7.3f}  {r['diagnosis']}")
-    if d.get("prior_predictive"):
-        lines += ["", "Prior predictive scores per benchmark (5%-95%; observed range):"]
-        for r in d["prior_predictive"]:
-            lines.append(f"  {r['benchmark']:<16} prior {r['prior_q05']:.2f}-{r['prior_q95']:.2f} "
-                         f"(at floor {100 * r['prior_share_at_floor']:.0f}%, >0.95 "
-                         f"{100 * r['prior_share_above_95']:.0f}%); observed {r['observed_min']:.2f}-"
-                         f"{r['observed_max']:.2f}")
-    if d.get("sensitivity_error"):
-        lines += ["", f"Prior checks skipped: {d['sensitivity_error']}"]
-    if d.get("figures"):
-        lines += ["", "Figures:"] + [f"  {p}" for p in d["figures"]]
-    lines += ["", "Warnings:" if d["warnings"] else "No warnings."]
-    lines += [f"  - {w}" for w in d["warnings"]]
-    return "\n".join(lines)

@@ -1,0 +1,3 @@
+"""The data: table schemas, loading and validation (errors name file, row, column), coverage, where shipped files are."""
+
+__all__ = ["coverage", "io", "resources", "schema"]

@@ -53,23 +53,3 @@ def coverage_summary(data: DensityData) -> dict:
 
 def _iso(t) -> str:
     return pd.Timestamp(t).date().isoformat()
-
-
-def format_coverage(summary: dict) -> str:
-    """A readable text block for :func:`coverage_summary`'s result."""
-    d = summary["date_range"]
-    width = max((len(b) for b in summary["scores_per_benchmark"]), default=0)
-    lines = [
-        f"models:            {summary['n_models']}",
-        f"  open base, dated, sized, scored: {summary['n_open_base_models_scored']}",
-        f"  scored on >= 3 of {', '.join(PAPER5)}: {summary['n_with_3_of_paper5']}",
-        f"  release dates of scored models: {f'{d[0]} to {d[1]}' if d else 'none'}",
-        f"scores:            {summary['n_scores']} "
-        f"(from {summary['n_sources']} sources, {summary['n_harnesses']} harnesses)",
-        f"benchmarks:        {summary['n_benchmarks']}",
-        *(f"  {b:<{width}}  {n:>6}" for b, n in summary["scores_per_benchmark"].items()),
-        f"targets:           {', '.join(summary['targets']) or 'none'}",
-        "reference sets:" + ("" if summary["reference_sets"] else "    none"),
-        *(f"  {k}: {', '.join(v)}" for k, v in summary["reference_sets"].items()),
-    ]
-    return "\n".join(lines)

@@ -109,7 +109,7 @@ class Run:
     @cached_property
     def spec_dict(self) -> dict:
         """The spec as the plain dictionary stored in the run."""
-        return json.loads(self.tree.attrs["spec"])
+        return json.loads(self.tree.attrs.get("spec", "{}"))
 
     @cached_property
     def t0(self) -> pd.Timestamp:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 from types import MappingProxyType
 
+from ..errors import SpecError
+
 PRIORS = MappingProxyType(
     {
         # ---- reference loss law  L = E + sN (N/Nref)^-alpha + sD (D/Dref)^-beta ----
@@ -98,7 +100,7 @@ def prior(name: str, overrides: dict | None = None) -> tuple[str, tuple[float, .
     if overrides and name in overrides:
         new = tuple(float(v) for v in overrides[name])
         if len(new) != len(params):
-            raise ValueError(
+            raise SpecError(
                 f"prior override {name!r}: expected {len(params)} numbers for a {family} prior, got {len(new)}"
             )
         params = new

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pymc as pm
 
-from .design import ModelInputs
+from .design import ModelInputs, years_since
 from .joint import build_model
 from .spec import ModelSpec
 
@@ -115,7 +115,7 @@ def synthetic_inputs(
     ld = ln + rng.uniform(math.log(5), math.log(500), n_loss_points)
 
     def years(d):
-        return ((pd.to_datetime(pd.Series(d)) - t0).dt.days / 365.25).to_numpy(float)
+        return years_since(d, t0)
 
     return ModelInputs(
         models=[f"Sim-{i:04d}" for i in range(n_models)],
@@ -185,7 +185,7 @@ def write_tables(inputs: ModelInputs, folder, reference_set: str = "sim") -> Non
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     src = "simulated by bayes_density.simulate"
-    ref_dates = [inputs.t0 + pd.Timedelta(days=round(t * 365.25)) for t in inputs.ref_t]
+    ref_dates = list(inputs.date(inputs.ref_t))
     models = pd.DataFrame({
         "name": inputs.models + inputs.references,
         "family": ["Sim"] * inputs.n_models + ["Ref"] * len(inputs.references),

@@ -16,10 +16,12 @@ Point estimates only, like the paper.
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
 import pandas as pd
+import xarray as xr
 from scipy import optimize
 
 from ..model.design import DAYS_PER_YEAR, ModelInputs
@@ -164,3 +166,13 @@ def paper_method(inputs: ModelInputs, break_date: str | None = None) -> dict:
         b, a = res["before_break"]["A_per_day"], res["after_break"]["A_per_day"]
         res["ratio_after_before"] = float(a / b) if b and np.isfinite(b) else float("nan")
     return {"summary": res, "points": points, "links": links}
+
+
+def attach_baseline(tree: xr.DataTree, inputs: ModelInputs, break_date: str | None = None) -> None:
+    """Run the paper's method on the same inputs; store numbers and point densities in attrs."""
+    if len(inputs.loss) == 0:
+        return
+    res = paper_method(inputs, break_date)
+    points = res["points"].assign(release_date=lambda d: pd.to_datetime(d["release_date"]).dt.strftime("%Y-%m-%d"))
+    tree.attrs["baseline"] = json.dumps(res["summary"], default=float)
+    tree.attrs["baseline_points"] = json.dumps(points.to_dict(orient="records"), default=float)

@@ -18,27 +18,14 @@ import pandas as pd
 import xarray as xr
 from scipy import stats
 
-from ..inference.fit import spec_of
+from ..inference.run import Run
+from ..errors import InputError
+from ..model.design import years_since
 from ..model.joint import expected_score, zeta
 from .summaries import draws, interval
-from ..model.trend import trend_value
+from .trend_draws import trend_draws  # noqa: F401  (its old home)
 
 GRID = np.linspace(-10.0, 8.0, 721)  # log density grid (nats), step 0.025
-
-
-def trend_draws(tree: xr.DataTree, t_years: np.ndarray) -> np.ndarray:
-    """Trend line f(t) for every posterior draw: shape (draws, len(t))."""
-    spec = spec_of(tree)
-    post = tree.posterior
-    p = {k: draws(tree, k)[:, None] for k in ("intercept", "slope", "slope_change", "jump", "changepoint")
-         if k in post}
-    if spec.trend == "break":
-        t0 = pd.Timestamp(tree.attrs["t0"])
-        p["break_t"] = (pd.Timestamp(spec.break_date) - t0).days / 365.25
-    if spec.trend == "changepoint":
-        from ..model.priors import prior
-        p["switch_width"] = prior("switch_width", spec.priors)[1][0]
-    return trend_value(np.asarray(t_years, float)[None, :], spec.trend, p, xp=np)
 
 
 def trend_logpdf(tree: xr.DataTree, r: np.ndarray, f: np.ndarray) -> np.ndarray:
@@ -66,7 +53,7 @@ class _Link:
         self.mu, self.kappa = draws(tree, "link_mu"), draws(tree, "link_kappa")
         self.ceil, self.phi = draws(tree, "ceiling"), draws(tree, "phi")
         self.x_a = float(np.mean(const["ref_log_params"].to_numpy()))
-        self.t0 = pd.Timestamp(tree.attrs["t0"])
+        self.t0 = Run.of(tree).t0
 
     def grid_logp(self, log_n: float, t_years: float, obs) -> tuple[np.ndarray, np.ndarray]:
         """Log of trend prior x likelihood on GRID per draw (S, G), and f(t) per draw (S,).
@@ -101,15 +88,15 @@ def place_models(tree: xr.DataTree, models: pd.DataFrame, scores: pd.DataFrame, 
     """
     rng = np.random.default_rng(seed)
     link = _Link(tree)
-    size_col = "active_params" if spec_of(tree).size == "active" else "params"
+    size_col = "active_params" if Run.of(tree).spec.size == "active" else "params"
     last_date = pd.to_datetime(tree.constant_data["release_date"].to_numpy()).max()
     rows = []
     for _, m in models.iterrows():
         sc = scores[(scores["model"] == m["name"]) & scores["benchmark"].isin(link.benchmarks)]
         if sc.empty:
-            raise ValueError(f"model {m['name']!r} has no scores on the fitted benchmarks {link.benchmarks}")
+            raise InputError(f"model {m['name']!r} has no scores on the fitted benchmarks {link.benchmarks}")
         size = m[size_col] if pd.notna(m.get(size_col)) else m["params"]
-        t = (pd.Timestamp(m["release_date"]) - link.t0).days / 365.25
+        t = float(years_since(m["release_date"], link.t0)[0])
         obs = []
         for _, s in sc.iterrows():
             b = link.benchmarks.index(s["benchmark"])

@@ -41,8 +41,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ..inference.fit import spec_of
-from .placement import trend_draws
+from ..errors import InputError
+from ..inference.run import Run, spec_of
+from .trend_draws import trend_draws
 from .summaries import DAYS_PER_YEAR, draws, interval
 
 #: grid step (years) for the smoothed change-point hinge: ~1.8 days
@@ -77,19 +78,19 @@ def target_log_neff(tree: xr.DataTree, target: str) -> np.ndarray:
         if "constant_data" in tree.children and "benchmark" in tree.constant_data.coords:
             benchmarks = list(tree.constant_data["benchmark"].to_numpy().astype(str))
         if in_spec:
-            raise ValueError(
+            raise InputError(
                 f"target {target!r} is not in this run: it has no reported scores on the fitted benchmarks "
                 f"({', '.join(benchmarks)}), so its effective size was not inferred. Targets in this run: "
                 f"{avail}. Add its scores (targets.csv) on one of these benchmarks, or fit a spec whose "
                 "benchmarks it has scores on"
             )
-        raise ValueError(
+        raise InputError(
             f"unknown target {target!r}; targets in this run: {avail} (a run holds the targets named in its "
             "spec's [target] names that have scores on its benchmarks)"
         )
     post = tree.posterior
     if "target_log_neff" not in post:
-        raise ValueError(f"run lists target {target!r} but its posterior has no 'target_log_neff'")
+        raise InputError(f"run lists target {target!r} but its posterior has no 'target_log_neff'")
     da = post["target_log_neff"]
     if "target" in da.coords:
         da = da.sel(target=target)
@@ -101,7 +102,7 @@ def target_log_neff(tree: xr.DataTree, target: str) -> np.ndarray:
 def _parse_date(value, name: str) -> pd.Timestamp:
     ts = pd.to_datetime(value, errors="coerce") if value is not None else pd.NaT
     if pd.isna(ts) or not isinstance(ts, pd.Timestamp):
-        raise ValueError(f"{name} = {value!r} is not a date (expected YYYY-MM-DD)")
+        raise InputError(f"{name} = {value!r} is not a date (expected YYYY-MM-DD)")
     return ts
 
 
@@ -109,26 +110,22 @@ def _check_size(size) -> float:
     try:
         s = float(size)
     except (TypeError, ValueError):
-        raise ValueError(f"size = {size!r} is not a number of parameters") from None
+        raise InputError(f"size = {size!r} is not a number of parameters") from None
     if not math.isfinite(s) or s <= 0:
-        raise ValueError(f"size must be a positive number of parameters, got {size!r}")
+        raise InputError(f"size must be a positive number of parameters, got {size!r}")
     return s
 
 
 def _check_prob(prob) -> float:
     p = float(prob)
     if not 0 < p < 1:
-        raise ValueError(f"prob must lie strictly between 0 and 1, got {prob!r}")
+        raise InputError(f"prob must lie strictly between 0 and 1, got {prob!r}")
     return p
-
-
-def _t0(tree: xr.DataTree) -> pd.Timestamp:
-    return pd.Timestamp(tree.attrs["t0"])
 
 
 def years_since_t0(tree: xr.DataTree, date) -> float:
     """Model time (years since the run's t0) of a date."""
-    return float((pd.Timestamp(date) - _t0(tree)).days / DAYS_PER_YEAR)
+    return float(Run.of(tree).years(pd.Timestamp(date))[0])
 
 
 def _data_span(tree: xr.DataTree) -> tuple[float, float]:
@@ -149,7 +146,7 @@ def date_of(tree: xr.DataTree, t_years: float) -> str:
     if t_years == -np.inf:
         return ALREADY
     days = int(round(float(t_years) * DAYS_PER_YEAR))
-    ordinal = _t0(tree).date().toordinal() + days
+    ordinal = Run.of(tree).t0.date().toordinal() + days
     if ordinal > _dt.date.max.toordinal():
         return f"after {_dt.date.max.isoformat()}"
     if ordinal < 1:
@@ -176,7 +173,7 @@ def _window(tree: xr.DataTree) -> tuple[float, float, np.ndarray]:
         lo, hi = float(cp.min()) - HINGE_WIDTHS * w, float(cp.max()) + HINGE_WIDTHS * w
         n = max(int(math.ceil((hi - lo) / GRID_STEP)) + 1, 2)
         return lo, hi, np.linspace(lo, hi, n)
-    raise ValueError(f"unknown trend form {spec.trend!r}")
+    raise InputError(f"unknown trend form {spec.trend!r}")
 
 
 def crossing_times(tree: xr.DataTree, level: np.ndarray) -> np.ndarray:
@@ -348,123 +345,3 @@ def format_size(x: float) -> str:
         if x >= div:
             return f"{x / div:.3g}{unit}"
     return f"{x:.3g}"
-
-
-def format_projection(d: dict) -> str:
-    """Readable text for the dict of :func:`project` (or of :func:`smallest_size`)."""
-    pct = int(round(100 * d.get("prob", 0.9)))
-    neff = d["target_neff"]
-    neff_line = (f"{d['target']} effective size: {format_size(neff['median'])} parameters "
-                 f"[{format_size(neff['lo'])}, {format_size(neff['hi'])}] ({pct}% interval)")
-    if isinstance(d.get("size"), dict):  # smallest_size
-        s = d["size"]
-        lines = [
-            f"smallest model on the {d['trend']} trend matching {d['target']} on {d['date']}:",
-            f"  size: {format_size(s['median'])} parameters (median), {pct}% interval "
-            f"[{format_size(s['lo'])}, {format_size(s['hi'])}]",
-            f"  {neff_line}",
-            f"  fitted models span {d['data_start']} to {d['data_end']}",
-        ]
-    else:
-        lines = [
-            f"when does a {format_size(d['size'])}-parameter model reach {d['target']}'s level? "
-            f"({d['trend']} trend, fitted models {d['data_start']} to {d['data_end']})",
-            f"  projected date: {d['date_median']} (median)",
-            f"  50% interval: {d['date_q25']} to {d['date_q75']}",
-            f"  {pct}% interval: {d['date_lo']} to {d['date_hi']}",
-            f"  P(reached by {d['by']}): {d['p_by']:.2f}",
-        ]
-        if d.get("p_never", 0) > 0:
-            lines.append(f"  P(never: the trend stops rising before reaching it): {d['p_never']:.3f}")
-        if d.get("p_already", 0) > 0:
-            lines.append(f"  P(already on the trend at the data start): {d['p_already']:.3f}")
-        lines.append(f"  {neff_line}")
-        dn = d.get("density_needed")
-        if dn:
-            lines.append(f"  density needed: {dn['median']:.3g} x the reference family "
-                         f"[{dn['lo']:.3g}, {dn['hi']:.3g}]")
-    if d.get("note"):
-        lines.append(f"  note: {d['note']}")
-    return "\n".join(lines)
-
-
-def _dates(tree: xr.DataTree, t_years: np.ndarray) -> pd.DatetimeIndex:
-    return _t0(tree) + pd.to_timedelta(np.round(np.asarray(t_years, float) * DAYS_PER_YEAR), unit="D")
-
-
-def plot_fan_chart(tree: xr.DataTree, target: str = "GPT-4", size: float = 8e9, ax=None, until=None,
-                   prob: float = 0.9):
-    """Fan chart of the trend against the level a ``size`` model needs to match ``target``.
-
-    Upper panel: median, 50% and ``prob`` bands of exp f(t) from the data start
-    to past the projected crossing (or to ``until``), fitted models' median
-    densities, and the level exp(x_q) / size (median and band). Lower panel
-    (a twin axis when ``ax`` is given): histogram of the crossing dates.
-    Returns the matplotlib Figure.
-    """
-    import matplotlib.pyplot as plt
-
-    size = _check_size(size)
-    prob = _check_prob(prob)
-    x_q = target_log_neff(tree, target)
-    level = x_q - math.log(size)
-    t_cross = crossing_times(tree, level)
-    first, last = _data_span(tree)
-    if until is not None:
-        end = years_since_t0(tree, _parse_date(until, "until"))
-    else:
-        fin = t_cross[np.isfinite(t_cross)]
-        reach = float(np.quantile(fin, (1 + prob) / 2)) if fin.size else last
-        end = min(max(last + 1.0, reach + 0.5), last + 20.0)
-    if end <= first:
-        raise ValueError(f"until = {until!r} is not after the data start {date_of(tree, first)}")
-    tg = np.linspace(first, end, 400)
-    f = trend_draws(tree, tg)
-    lo_p, hi_p = (1 - prob) / 2, (1 + prob) / 2
-    qf = np.exp(np.quantile(f, [lo_p, 0.25, 0.5, 0.75, hi_p], axis=0))
-    ql = np.exp(np.quantile(level, [lo_p, 0.5, hi_p]))
-    x = _dates(tree, tg)
-    pct = int(round(100 * prob))
-
-    twin = ax is not None
-    if ax is None:
-        fig, (ax, ax_h) = plt.subplots(2, 1, figsize=(9, 6.5), sharex=True,
-                                       gridspec_kw={"height_ratios": [3, 1]})
-    else:
-        fig, ax_h = ax.figure, ax.twinx()
-    ax.fill_between(x, qf[0], qf[4], color="C0", alpha=0.18, lw=0, label=f"trend, {pct}% band")
-    ax.fill_between(x, qf[1], qf[3], color="C0", alpha=0.35, lw=0, label="trend, 50% band")
-    ax.plot(x, qf[2], color="C0", lw=2, label="trend (frontier)" if tree.attrs.get("frontier", 1) else "trend (mean)")
-    post = tree.posterior
-    if "log_density" in post and "constant_data" in tree.children and "release_date" in tree.constant_data:
-        dens = np.exp(np.median(draws(tree, "log_density"), axis=0))
-        ax.scatter(pd.to_datetime(tree.constant_data["release_date"].to_numpy()), dens, s=10, color="0.4",
-                   alpha=0.6, zorder=3, label="fitted models (median density)")
-    ax.axhspan(ql[0], ql[2], color="C3", alpha=0.15, lw=0)
-    ax.axhline(ql[1], color="C3", lw=1.5, ls="--",
-               label=f"{target} reached by a {format_size(size)} model ({pct}% band)")
-    ax.set_yscale("log")
-    ax.set_ylabel("density relative to the reference family (log scale)")
-    ax.set_title(f"When does a {format_size(size)}-parameter model reach {target}'s level? "
-                 f"({tree.attrs.get('trend', 'linear')} trend)")
-    ax.legend(loc="upper left", fontsize=8)
-    ax.grid(alpha=0.3, which="both")
-
-    inside = t_cross[np.isfinite(t_cross) & (t_cross >= first) & (t_cross <= end)]
-    if inside.size:
-        ax_h.hist(_dates(tree, inside), bins=60, color="C3", alpha=0.25 if twin else 0.6)
-    label = "projected crossing dates (posterior draws)"
-    outside = 1 - inside.size / t_cross.size
-    if outside > 0:
-        label += f"; {outside:.0%} outside the plotted range or never"
-    ax_h.set_ylabel("draws")
-    if twin:  # histogram on a twin axis of the caller's panel
-        ax_h.text(0.99, 0.02, label, transform=ax_h.transAxes, ha="right", va="bottom", fontsize=8)
-        ax.set_xlabel("release date")
-    else:
-        ax_h.set_title(label, fontsize=9)
-        ax_h.set_xlabel("release date")
-        ax_h.grid(alpha=0.3)
-    ax.set_xlim(x[0], x[-1])
-    fig.tight_layout()
-    return fig

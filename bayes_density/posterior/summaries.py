@@ -16,6 +16,7 @@ import pandas as pd
 import xarray as xr
 
 from ..constants import DAYS_PER_YEAR, MONTHS_PER_YEAR
+from ..inference.run import Run
 from ..inference.diagnostics import DIAGNOSTIC_EXCLUDE, convergence_problems, diagnostics  # noqa: F401  (old home)
 from ..model.trend import latest_slope
 
@@ -78,7 +79,7 @@ def trend_table(tree: xr.DataTree, prob: float = 0.9) -> pd.DataFrame:
                      "median": float(np.mean(sl["after"] > sl["before"])), "lo": np.nan, "hi": np.nan,
                      "unit": "probability"})
     if "changepoint" in tree.posterior:
-        t0 = pd.Timestamp(tree.attrs["t0"])
+        t0 = Run.of(tree).t0
         cp = draws(tree, "changepoint")
         med, lo, hi = interval(cp, prob)
         rows.append({"period": "changepoint", "quantity": "changepoint_date",
@@ -138,7 +139,7 @@ def summary_dict(tree: xr.DataTree, prob: float = 0.9, top: int = 10) -> dict:
         "model_name": tree.attrs.get("model_name"),
         "trend": tree.attrs.get("trend"),
         "frontier": bool(tree.attrs.get("frontier", 1)),
-        "reference": json.loads(tree.attrs["spec"]).get("reference"),
+        "reference": Run.of(tree).spec_dict.get("reference"),
         "t0": tree.attrs.get("t0"),
         "doubling_time_months": pick("doubling_time_months"),
         "doubling_time_days": pick("doubling_time_days"),

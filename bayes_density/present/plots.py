@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import matplotlib
 
@@ -21,6 +22,12 @@ import pandas as pd  # noqa: E402
 import xarray as xr  # noqa: E402
 from scipy import stats  # noqa: E402
 
+from ..constants import PAPER_A_PER_DAY  # noqa: E402
+from ..errors import InputError  # noqa: E402
+from ..inference.run import Run  # noqa: E402
+from ..posterior.projection import (_check_prob, _check_size, _data_span, _parse_date, crossing_times,  # noqa: E402
+                                    date_of, format_size, target_log_neff, years_since_t0)
+from ..posterior.trend_draws import trend_draws  # noqa: E402
 from ..posterior.summaries import DAYS_PER_YEAR, MONTHS_PER_YEAR, density_table, doubling_from_slope, draws, interval, \
     slope_draws, trend_table  # noqa: E402
 
@@ -34,7 +41,7 @@ PERIOD_LABEL = {"all": "whole period", "before": "before the break", "after": "a
 
 def run_info(tree: xr.DataTree, name: str | None = None) -> dict:
     """Reference family, D0, t0, name and trend of a run (from its attributes; ``name`` overrides the name)."""
-    spec = json.loads(tree.attrs.get("spec", "{}"))
+    spec = Run.of(tree).spec_dict
     d0 = spec.get("d0")
     if d0 is None and "log_d0" in tree.attrs:
         d0 = math.exp(float(tree.attrs["log_d0"]))
@@ -70,8 +77,7 @@ def _finish(fig: plt.Figure, tree, extra: str = "", bottom: float = 0.12) -> plt
 
 
 def _dates_from_years(tree: xr.DataTree, years) -> pd.DatetimeIndex:
-    t0 = pd.Timestamp(tree.attrs["t0"])
-    return t0 + pd.to_timedelta(np.round(np.asarray(years, float) * DAYS_PER_YEAR), unit="D")
+    return Run.of(tree).dates(years)
 
 
 def baseline_points(tree: xr.DataTree, baseline=None) -> tuple[pd.DataFrame | None, dict | None]:
@@ -109,7 +115,6 @@ def density_vs_date(tree: xr.DataTree, baseline=None, prob: float = 0.9, label_t
     the dotted line is density 1 (the reference family); crosses are the paper
     method's point densities when a baseline is given or attached to the run.
     """
-    from ..posterior.placement import trend_draws
 
     info = run_info(tree, name)
     dens = density_table(tree, prob)
@@ -187,7 +192,7 @@ def doubling_time_posterior(tree: xr.DataTree, baseline=None, prob: float = 0.9,
     """Posterior of the density doubling time (months), per trend period, with the paper's estimate."""
     info = run_info(tree, name)
     _, summ = baseline_points(tree, baseline)
-    paper_dt = math.log(2) / 0.0073 / DAYS_PER_YEAR * 12  # Xiao et al. 2024: A = 0.0073 per day
+    paper_dt = math.log(2) / PAPER_A_PER_DAY / DAYS_PER_YEAR * 12  # Xiao et al. 2024: A = 0.0073 per day
     periods = slope_draws(tree)
     fig, ax = plt.subplots(figsize=(8, 4.5))
     all_dt = np.concatenate([doubling_from_slope(s) * MONTHS_PER_YEAR for s in periods.values()])
@@ -260,13 +265,12 @@ def density_forest(tree: xr.DataTree, prob: float = 0.9, order: str = "date", to
 # posterior predictive and LOO-PIT
 # ---------------------------------------------------------------------------
 
-def ppc_by_benchmark(tree: xr.DataTree, table: pd.DataFrame | None = None, seed: int = 0,
+def ppc_by_benchmark(tree: xr.DataTree, table: pd.DataFrame, seed: int = 0,
                      name: str | None = None) -> plt.Figure:
-    """Observed score vs posterior predictive (mean and 90% interval), one panel per benchmark."""
-    from ..checks.ppc import obs_table, posterior_predictive
+    """Observed score vs posterior predictive (mean and 90% interval), one panel per benchmark.
 
-    if table is None or "predicted_lo" not in table:
-        table = obs_table(tree, posterior_predictive(tree, seed))
+    ``table``: :func:`bayes_density.checks.ppc.obs_table` (with the predictive interval).
+    """
     benches = list(dict.fromkeys(table["benchmark"]))
     ncol = min(3, len(benches))
     nrow = math.ceil(len(benches) / ncol)
@@ -298,13 +302,12 @@ def ppc_by_benchmark(tree: xr.DataTree, table: pd.DataFrame | None = None, seed:
                    "Dashed: observed = predicted.", bottom=0.07 / nrow + 0.02)
 
 
-def loo_pit_plot(pit: np.ndarray | None = None, tree: xr.DataTree | None = None, table: pd.DataFrame | None = None,
+def loo_pit_plot(pit: np.ndarray, tree: xr.DataTree | None = None, table: pd.DataFrame | None = None,
                  prob: float = 0.95, name: str | None = None) -> plt.Figure:
-    """LOO-PIT histogram and ECDF difference with the simultaneous KS band; uniform = calibrated."""
-    if pit is None:
-        from ..checks.ppc import loo_pit
+    """LOO-PIT histogram and ECDF difference with the simultaneous KS band; uniform = calibrated.
 
-        pit = loo_pit(tree)
+    ``pit``: :func:`bayes_density.checks.ppc.loo_pit` of the run.
+    """
     pit = np.asarray(pit, float)
     pit = pit[np.isfinite(pit)]
     n = pit.size
@@ -366,7 +369,7 @@ def break_comparison(trees, names=None, prob: float = 0.9) -> plt.Figure:
                     textcoords="offset points", fontsize=7)
     ax.set_yticks(y, [f"{n} — {PERIOD_LABEL[p]}" for n, p, *_ in rows], fontsize=8)
     ax.axvline(0, color="black", lw=0.8)
-    ax.axvline(0.0073 * DAYS_PER_YEAR, color=RED, ls=":", lw=1, label="Xiao et al. 2024: 0.0073/day")
+    ax.axvline(PAPER_A_PER_DAY * DAYS_PER_YEAR, color=RED, ls=":", lw=1, label=f"Xiao et al. 2024: {PAPER_A_PER_DAY}/day")
     ax.set_xlabel(f"trend slope A (ln density per year), median and {int(prob * 100)}% interval")
     lines = []
     for name, t in zip(names, trees):
@@ -424,7 +427,7 @@ def specification_curve(table: pd.DataFrame, prob: float | None = None, title: s
     x = np.arange(n)
     med, lo, hi = (fitted[c].to_numpy(float) for c in ("doubling_months_median", "doubling_months_lo",
                                                         "doubling_months_hi"))
-    paper_dt = math.log(2) / 0.0073 / DAYS_PER_YEAR * 12  # Xiao et al. 2024: A = 0.0073 per day
+    paper_dt = math.log(2) / PAPER_A_PER_DAY / DAYS_PER_YEAR * 12  # Xiao et al. 2024: A = 0.0073 per day
     finite = np.concatenate([v[np.isfinite(v) & (v > 0)] for v in (med, lo, hi)] + [np.array([paper_dt])])
     top = float(finite.max()) * 1.6
     bottom = float(finite.min()) / 1.6
@@ -489,3 +492,100 @@ def specification_curve(table: pd.DataFrame, prob: float | None = None, title: s
         names = ", ".join(failed["name"].astype(str).head(6)) + (" ..." if len(failed) > 6 else "")
         extra += f" Not fitted (unusable data selection or failed fit): {names}."
     return _finish(fig, None, extra, bottom=0.07)
+
+
+# ---------------------------------------------------------------------------
+# check figures and projection
+# ---------------------------------------------------------------------------
+
+def write_check_figures(tree: xr.DataTree, figdir: str | Path, pit: np.ndarray, table: pd.DataFrame) -> list[str]:
+    """PPC per benchmark and LOO-PIT as PNG files in ``figdir``; returns their paths.
+
+    ``pit`` and ``table``: what :func:`bayes_density.checks.ppc.run_checks` computed.
+    """
+    figdir = Path(figdir)
+    figdir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, fig in (("ppc_by_benchmark.png", ppc_by_benchmark(tree, table=table)),
+                      ("loo_pit.png", loo_pit_plot(pit, tree=tree, table=table))):
+        path = figdir / name
+        fig.savefig(path, dpi=110, bbox_inches="tight")
+        plt.close(fig)
+        paths.append(str(path))
+    return paths
+
+
+def plot_fan_chart(tree: xr.DataTree, target: str = "GPT-4", size: float = 8e9, ax=None, until=None,
+                   prob: float = 0.9):
+    """Fan chart of the trend against the level a ``size`` model needs to match ``target``.
+
+    Upper panel: median, 50% and ``prob`` bands of exp f(t) from the data start
+    to past the projected crossing (or to ``until``), fitted models' median
+    densities, and the level exp(x_q) / size (median and band). Lower panel
+    (a twin axis when ``ax`` is given): histogram of the crossing dates.
+    Returns the matplotlib Figure.
+    """
+    size = _check_size(size)
+    prob = _check_prob(prob)
+    x_q = target_log_neff(tree, target)
+    level = x_q - math.log(size)
+    t_cross = crossing_times(tree, level)
+    first, last = _data_span(tree)
+    if until is not None:
+        end = years_since_t0(tree, _parse_date(until, "until"))
+    else:
+        fin = t_cross[np.isfinite(t_cross)]
+        reach = float(np.quantile(fin, (1 + prob) / 2)) if fin.size else last
+        end = min(max(last + 1.0, reach + 0.5), last + 20.0)
+    if end <= first:
+        raise InputError(f"until = {until!r} is not after the data start {date_of(tree, first)}")
+    tg = np.linspace(first, end, 400)
+    f = trend_draws(tree, tg)
+    lo_p, hi_p = (1 - prob) / 2, (1 + prob) / 2
+    qf = np.exp(np.quantile(f, [lo_p, 0.25, 0.5, 0.75, hi_p], axis=0))
+    ql = np.exp(np.quantile(level, [lo_p, 0.5, hi_p]))
+    x = Run.of(tree).dates(tg)
+    pct = int(round(100 * prob))
+
+    twin = ax is not None
+    if ax is None:
+        fig, (ax, ax_h) = plt.subplots(2, 1, figsize=(9, 6.5), sharex=True,
+                                       gridspec_kw={"height_ratios": [3, 1]})
+    else:
+        fig, ax_h = ax.figure, ax.twinx()
+    ax.fill_between(x, qf[0], qf[4], color="C0", alpha=0.18, lw=0, label=f"trend, {pct}% band")
+    ax.fill_between(x, qf[1], qf[3], color="C0", alpha=0.35, lw=0, label="trend, 50% band")
+    ax.plot(x, qf[2], color="C0", lw=2, label="trend (frontier)" if tree.attrs.get("frontier", 1) else "trend (mean)")
+    post = tree.posterior
+    if "log_density" in post and "constant_data" in tree.children and "release_date" in tree.constant_data:
+        dens = np.exp(np.median(draws(tree, "log_density"), axis=0))
+        ax.scatter(pd.to_datetime(tree.constant_data["release_date"].to_numpy()), dens, s=10, color="0.4",
+                   alpha=0.6, zorder=3, label="fitted models (median density)")
+    ax.axhspan(ql[0], ql[2], color="C3", alpha=0.15, lw=0)
+    ax.axhline(ql[1], color="C3", lw=1.5, ls="--",
+               label=f"{target} reached by a {format_size(size)} model ({pct}% band)")
+    ax.set_yscale("log")
+    ax.set_ylabel("density relative to the reference family (log scale)")
+    ax.set_title(f"When does a {format_size(size)}-parameter model reach {target}'s level? "
+                 f"({tree.attrs.get('trend', 'linear')} trend)")
+    ax.legend(loc="upper left", fontsize=8)
+    ax.grid(alpha=0.3, which="both")
+
+    inside = t_cross[np.isfinite(t_cross) & (t_cross >= first) & (t_cross <= end)]
+    if inside.size:
+        ax_h.hist(Run.of(tree).dates(inside), bins=60, color="C3", alpha=0.25 if twin else 0.6)
+    label = "projected crossing dates (posterior draws)"
+    outside = 1 - inside.size / t_cross.size
+    if outside > 0:
+        label += f"; {outside:.0%} outside the plotted range or never"
+    ax_h.set_ylabel("draws")
+    if twin:  # histogram on a twin axis of the caller's panel
+        ax_h.text(0.99, 0.02, label, transform=ax_h.transAxes, ha="right", va="bottom", fontsize=8)
+        ax.set_xlabel("release date")
+    else:
+        ax_h.set_title(label, fontsize=9)
+        ax_h.set_xlabel("release date")
+        ax_h.grid(alpha=0.3)
+    ax.set_xlim(x[0], x[-1])
+    fig.tight_layout()
+    return fig

@@ -28,7 +28,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import xarray as xr  # noqa: E402
 
-from ..inference.fit import atomic_write  # noqa: E402
+from ..constants import VERSION as __version__  # noqa: E402
+from ..inference.run import Run, atomic_write  # noqa: E402
 from ..checks import ppc as checks  # noqa: E402
 from . import plots  # noqa: E402
 from ..posterior import summaries  # noqa: E402
@@ -211,7 +212,7 @@ def diagnostics_rows(trees: list, names: list[str], diags: list[dict] | None = N
 def data_sources(tree: xr.DataTree) -> str:
     """Benchmarks, harnesses, references and the data selection of a run."""
     const = tree.constant_data
-    spec = json.loads(tree.attrs.get("spec", "{}"))
+    spec = Run.of(tree).spec_dict
     benches = list(const["benchmark"].to_numpy().astype(str))
     ob = const["obs_bench"].to_numpy().astype(int)
     harness = const["obs_harness"].to_numpy().astype(str) if "obs_harness" in const else np.full(len(ob), "")
@@ -466,7 +467,6 @@ def build_report(trees: list, names=None, comparison=None, projection=None, base
     sections.append(("caveats", "Caveats", "<ul>" + "".join(
         f"<li><b>{_e(h)}</b> {_e(t)}</li>" for h, t in CAVEATS) + "</ul>"))
 
-    from .. import __version__
 
     now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     title = f"bayes-density report: {', '.join(names)}"

@@ -1,0 +1,3 @@
+"""Sweeps over specifications: the multiverse (specification curve)."""
+
+__all__ = ["multiverse"]

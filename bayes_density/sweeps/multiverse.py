@@ -43,6 +43,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..errors import InputError
 from ..model.spec import PAPER_BENCHMARKS, ModelSpec
 
 #: screening settings (module docstring says why)
@@ -67,7 +68,7 @@ def benchmark_subsets(benchmarks: Sequence[str] = PAPER_BENCHMARKS) -> list[tupl
     """
     benchmarks = tuple(benchmarks)
     if len(set(benchmarks)) != len(benchmarks):
-        raise ValueError(f"benchmarks listed twice: {benchmarks}")
+        raise InputError(f"benchmarks listed twice: {benchmarks}")
     return [s for k in range(1, len(benchmarks) + 1) for s in itertools.combinations(benchmarks, k)]
 
 
@@ -86,11 +87,11 @@ def multiverse_specs(base_spec: ModelSpec, benchmarks: Sequence[str] | None = No
     benchmarks = tuple(base_spec.benchmarks if benchmarks is None else benchmarks)
     references = tuple(references)
     if not benchmarks:
-        raise ValueError("no benchmarks to take subsets of")
+        raise InputError("no benchmarks to take subsets of")
     if not references:
-        raise ValueError("no reference sets")
+        raise InputError("no reference sets")
     if len(set(references)) != len(references):
-        raise ValueError(f"reference sets listed twice: {references}")
+        raise InputError(f"reference sets listed twice: {references}")
     return [base_spec.replace(benchmarks=subset, reference=ref, name=spec_name(subset, ref))
             for subset in benchmark_subsets(benchmarks) for ref in references]
 
@@ -166,7 +167,7 @@ def fit_spec(data, spec: ModelSpec, *, draws: int, tune: int, chains: int, seed:
         diag = diagnostics(tree)
         row.update(rhat_max=diag["rhat_max"], ess_bulk_min=diag["ess_bulk_min"], divergences=diag["divergences"])
         if runs_dir is not None:
-            from ..analysis import attach_baseline
+            from ..posterior.baseline import attach_baseline
 
             try:
                 attach_baseline(tree, inputs, spec.break_date if spec.trend != "linear" else None)
@@ -238,23 +239,23 @@ def run_multiverse(data, specs: Sequence[ModelSpec], *, draws: int = DEFAULT_DRA
 
     specs = list(specs)
     if not specs:
-        raise ValueError("no specifications to fit")
+        raise InputError("no specifications to fit")
     names = [s.name for s in specs]
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
-        raise ValueError(f"specification names must be unique; repeated: {dup}")
+        raise InputError(f"specification names must be unique; repeated: {dup}")
     files = [run_file_name(n) for n in names]
     if runs_dir is not None and len(set(files)) < len(files):
-        raise ValueError(f"specification names that give the same run file name: "
+        raise InputError(f"specification names that give the same run file name: "
                          f"{sorted(n for n, f in zip(names, files) if files.count(f) > 1)}")
     for key, value in (("draws", draws), ("tune", tune), ("chains", chains)):
         if int(value) < 1:
-            raise ValueError(f"{key} must be >= 1, got {value}")
+            raise InputError(f"{key} must be >= 1, got {value}")
     if not 0 < prob < 1:
-        raise ValueError(f"prob must be between 0 and 1, got {prob}")
+        raise InputError(f"prob must be between 0 and 1, got {prob}")
     seed = specs[0].seed if seed is None else int(seed)
     if workers is not None and int(workers) < 1:
-        raise ValueError(f"workers must be >= 1, got {workers}")
+        raise InputError(f"workers must be >= 1, got {workers}")
     n_workers = max(1, min(int(workers) if workers is not None else (os.cpu_count() or 1), len(specs)))
     settings = {"draws": int(draws), "tune": int(tune), "chains": int(chains), "seed": seed, "prob": prob, "cores": 1,
                 "runs_dir": None if runs_dir is None else str(Path(runs_dir).resolve())}
@@ -311,7 +312,7 @@ def sort_curve(table: pd.DataFrame) -> pd.DataFrame:
 
 def write_table(table: pd.DataFrame, path) -> Path:
     """Write the multiverse table as CSV, atomically."""
-    from ..inference.fit import atomic_write
+    from ..inference.run import atomic_write
 
     return atomic_write(path, lambda tmp: table.to_csv(tmp, index=False))
 
@@ -320,16 +321,16 @@ def read_table(path) -> pd.DataFrame:
     """Read a table written by :func:`write_table` (checks the columns the plot and report need)."""
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"{path}: no such multiverse table")
+        raise InputError(f"{path}: no such multiverse table")
     try:
         df = pd.read_csv(path, keep_default_na=True)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{path}: not a multiverse table (CSV): {exc}") from None
+        raise InputError(f"{path}: not a multiverse table (CSV): {exc}") from None
     need = ("name", "benchmarks", "reference", "doubling_months_median", "doubling_months_lo",
             "doubling_months_hi", "rhat_max", "divergences", "error")
     missing = [c for c in need if c not in df.columns]
     if missing:
-        raise ValueError(f"{path}: not a multiverse table: missing column(s) {missing} "
+        raise InputError(f"{path}: not a multiverse table: missing column(s) {missing} "
                          "(write one with 'bayes-density multiverse --out TABLE.csv')")
     for col in ("error", "benchmarks", "run_file"):
         if col in df:

@@ -1,0 +1,27 @@
+"""The fitted trend line f(t) for every posterior draw (shared by placement, projection and plots)."""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from ..inference.run import Run
+from ..model.priors import prior
+from ..model.trend import trend_value
+from .summaries import draws
+
+__all__ = ["trend_draws"]
+
+
+def trend_draws(tree: xr.DataTree, t_years: np.ndarray) -> np.ndarray:
+    """Trend line f(t) for every posterior draw: shape (draws, len(t))."""
+    run = Run.of(tree)
+    spec = run.spec
+    post = tree.posterior
+    p = {k: draws(tree, k)[:, None] for k in ("intercept", "slope", "slope_change", "jump", "changepoint")
+         if k in post}
+    if spec.trend == "break":
+        p["break_t"] = float(run.years(spec.break_date)[0])
+    if spec.trend == "changepoint":
+        p["switch_width"] = prior("switch_width", spec.priors)[1][0]
+    return trend_value(np.asarray(t_years, float)[None, :], spec.trend, p, xp=np)

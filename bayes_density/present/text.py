@@ -1,0 +1,240 @@
+"""Text output: every plain-text rendering of a result (the CLI prints these).
+
+Results are dicts and tidy tables at full precision (``--json`` prints them as
+they are); numbers are rounded here, for reading, and nowhere else.
+"""
+
+from __future__ import annotations
+
+from ..checks.ppc import PARETO_K_BAD, Z_LARGE
+from ..constants import PAPER_BENCHMARKS
+from ..inference.diagnostics import convergence_problems
+from ..posterior.projection import format_size
+from ..sweeps.multiverse import converged
+
+__all__ = ["fmt_interval", "format_checks", "format_compare", "format_coverage", "format_density", "format_fit",
+           "format_multiverse", "format_projection", "format_specs", "format_summary", "multiverse_warnings"]
+
+
+def fmt_interval(d: dict, fmt: str = "{:.3g}") -> str:
+    """``median [lo, hi]`` of a dict with those keys."""
+    return f"{fmt.format(d['median'])} [{fmt.format(d['lo'])}, {fmt.format(d['hi'])}]"
+
+
+
+def format_fit(path, tree) -> str:
+    """The line ``bayes-density fit`` prints after writing a run."""
+    return (f"wrote {path} ({tree.attrs['time_total_s']:.1f} s: compile {tree.attrs['time_compile_s']:.1f} s, "
+            f"sample {tree.attrs['time_sample_s']:.1f} s)")
+
+
+def format_summary(d: dict, run: str, prob: float) -> str:
+    """Text of ``bayes-density summary`` (``d``: :func:`bayes_density.posterior.summaries.summary_dict`)."""
+    lines = []
+    pct = int(round(prob * 100))
+    lines.append(f"run: {run}  spec: {d['model_name']}  trend: {d['trend']} "
+                 f"({'frontier' if d['frontier'] else 'mean'})  reference: {d['reference']}")
+    lines.append(f"models: {d['n_models']}  scores: {d['n_scores']}")
+    lines.append(f"doubling time: {fmt_interval(d['doubling_time_months'])} months "
+                 f"({fmt_interval(d['doubling_time_days'], '{:.0f}')} days; median [{pct}% interval])")
+    lines.append(f"A: {fmt_interval(d['A_per_day'], '{:.5f}')} per day (ln density)")
+    for row in d.get("trend_periods", []):
+        lines.append(f"  {row['period']:>13}  {row['quantity']:<24} {row['median']:.4g}"
+                     + (f" [{row['lo']:.4g}, {row['hi']:.4g}]" if row["lo"] == row["lo"] else ""))
+    if "paper_baseline" in d:
+        b = d["paper_baseline"]
+        lines.append(f"paper baseline (point estimates, running-max envelope of {b['n']} models, OLS): "
+                     f"A = {b['A_per_day']:.5f}/day, R^2 = {b['R2']:.3f}, doubling "
+                     f"{b.get('doubling_time_months', float('nan')):.2f} months")
+        for part in ("before_break", "after_break"):
+            if part in b:
+                p = b[part]
+                lines.append(f"  paper baseline {part.replace('_', ' ')}: A = {p['A_per_day']:.5f}/day, "
+                             f"R^2 = {p['R2']:.3f} (envelope of {p['n']} models)")
+    lines.append(f"diagnostics: max R-hat {d['rhat_max']:.3f}, min bulk ESS {d['ess_bulk_min']:.0f}, "
+                 f"min tail ESS {d['ess_tail_min']:.0f}, divergences {d['divergences']}, "
+                 f"min E-BFMI {d['ebfmi_min']:.2f}")
+    for w in convergence_problems(d):
+        lines.append(f"warning: {w}")
+    lines.append(f"top density (relative to the {d['reference']} reference family at D0 = 1T tokens):")
+    for r in d["top_density"]:
+        lines.append(f"  {r['model']:<28} {r['release_date']}  {r['params'] / 1e9:7.2f}B  "
+                     f"density {r['density']:.3g} [{r['density_lo']:.3g}, {r['density_hi']:.3g}]")
+    return "\n".join(lines)
+
+
+def format_density(df) -> str:
+    """Text of ``bayes-density density`` (``df``: :func:`bayes_density.posterior.placement.place_models`)."""
+    return "\n".join(
+        f"{r['name']:<28} {r['release_date']}  Neff {fmt_interval(r['neff'])}  "
+        f"density {fmt_interval(r['density'])}  P(above trend) {r['p_above_trend']:.2f}"
+        + ("  (date past the fitted data: trend extrapolated)" if r["beyond_data"] else "")
+        for _, r in df.iterrows())
+
+
+def format_compare(d: dict) -> str:
+    """Text of ``bayes-density compare`` (``d``: :func:`bayes_density.checks.comparison.compare_dict`)."""
+    lines = [f"{'run':<24} {'trend':<12} {'elpd_loo':>10} {'se':>7} {'diff':>8} {'dse':>6} {'weight':>7} "
+             f"{'max k':>6} {'k>0.7':>6}"]
+    for r in d["models"]:
+        lines.append(f"{r['name']:<24} {r['trend']:<12} {r['elpd_loo']:>10.1f} {r['se']:>7.1f} "
+                     f"{r['elpd_diff']:>8.1f} {r['dse']:>6.1f} {r['weight']:>7.2f} {r['pareto_k_max']:>6.2f} "
+                     f"{r['n_pareto_k_bad']:>6d}")
+    for r in d["models"]:
+        if r["p_acceleration"] is not None and r["p_acceleration"] == r["p_acceleration"]:
+            lines.append(f"P(A_after > A_before) in {r['name']}: {r['p_acceleration']:.3f}")
+    for r in d.get("lfo", []):
+        lines.append(f"LFO {r['name']:<20} elpd {r['elpd_lfo']:.1f} (se {r['se']:.1f}), diff {r['elpd_diff']:.1f} "
+                     f"(dse {r['dse']:.1f}) over {r['n_predicted']} future models")
+    return "\n".join(lines)
+
+
+def format_multiverse(df, curve, path) -> str:
+    """Text of ``bayes-density multiverse``: the specification curve, sorted (``curve``), and the table's path."""
+    wall, workers = df.attrs["wall_s"], df.attrs["workers"]
+    pct = int(round(df.attrs["prob"] * 100))
+    lines = [f"specification curve: doubling time of capability density (months), median [{pct}% interval]",
+             f"{'spec':<40} {'models':>6} {'scores':>6} {'median':>7} {'lo':>6} {'hi':>7} {'R-hat':>6} "
+             f"{'ESS':>5} {'div':>4} {'s':>5}"]
+    for _, r in curve.iterrows():
+        if r["error"]:
+            lines.append(f"{r['name']:<40} not fitted: {r['error']}")
+            continue
+        lines.append(f"{r['name']:<40} {r['n_models']:>6} {r['n_scores']:>6} {r['doubling_months_median']:>7.2f} "
+                     f"{r['doubling_months_lo']:>6.2f} {r['doubling_months_hi']:>7.2f} {r['rhat_max']:>6.3f} "
+                     f"{r['ess_bulk_min']:>5.0f} {r['divergences']:>4} {r['fit_s']:>5.0f}"
+                     + ("" if converged(r) else "  *"))
+    lines.append(f"wrote {path}: {len(df)} fits in {wall:.1f} s wall time on {workers} worker(s)"
+                 + (" (* not converged: R-hat > 1.01 or divergences)" if not all(
+                     converged(r) for _, r in df[df["error"] == ""].iterrows()) else ""))
+    return "\n".join(lines)
+
+
+def multiverse_warnings(df) -> list[str]:
+    """One ``warning:`` line per spec not fitted or not converged."""
+    out = []
+    for _, r in df.iterrows():
+        if r["error"]:
+            out.append(f"warning: {r['name']}: not fitted: {r['error']}")
+        elif not converged(r):
+            out.append(f"warning: {r['name']}: R-hat {r['rhat_max']:.3f}, {r['divergences']} divergent transitions, "
+                       f"min bulk ESS {r['ess_bulk_min']:.0f}: not converged at these settings; rerun with more "
+                       "--tune/--draws, or fit this selection with 'bayes-density fit'")
+    return out
+
+
+def format_specs(specs: dict) -> str:
+    """Text of ``bayes-density specs``: one line per shipped spec (``specs``: name -> ModelSpec)."""
+    return "\n".join(f"{name:<20} {s.description}" for name, s in specs.items())
+
+def format_coverage(summary: dict) -> str:
+    """A readable text block for :func:`coverage_summary`'s result."""
+    d = summary["date_range"]
+    width = max((len(b) for b in summary["scores_per_benchmark"]), default=0)
+    lines = [
+        f"models:            {summary['n_models']}",
+        f"  open base, dated, sized, scored: {summary['n_open_base_models_scored']}",
+        f"  scored on >= 3 of {', '.join(PAPER_BENCHMARKS)}: {summary['n_with_3_of_paper5']}",
+        f"  release dates of scored models: {f'{d[0]} to {d[1]}' if d else 'none'}",
+        f"scores:            {summary['n_scores']} "
+        f"(from {summary['n_sources']} sources, {summary['n_harnesses']} harnesses)",
+        f"benchmarks:        {summary['n_benchmarks']}",
+        *(f"  {b:<{width}}  {n:>6}" for b, n in summary["scores_per_benchmark"].items()),
+        f"targets:           {', '.join(summary['targets']) or 'none'}",
+        "reference sets:" + ("" if summary["reference_sets"] else "    none"),
+        *(f"  {k}: {', '.join(v)}" for k, v in summary["reference_sets"].items()),
+    ]
+    return "\n".join(lines)
+
+
+def format_projection(d: dict) -> str:
+    """Readable text for the dict of :func:`project` (or of :func:`smallest_size`)."""
+    pct = int(round(100 * d.get("prob", 0.9)))
+    neff = d["target_neff"]
+    neff_line = (f"{d['target']} effective size: {format_size(neff['median'])} parameters "
+                 f"[{format_size(neff['lo'])}, {format_size(neff['hi'])}] ({pct}% interval)")
+    if isinstance(d.get("size"), dict):  # smallest_size
+        s = d["size"]
+        lines = [
+            f"smallest model on the {d['trend']} trend matching {d['target']} on {d['date']}:",
+            f"  size: {format_size(s['median'])} parameters (median), {pct}% interval "
+            f"[{format_size(s['lo'])}, {format_size(s['hi'])}]",
+            f"  {neff_line}",
+            f"  fitted models span {d['data_start']} to {d['data_end']}",
+        ]
+    else:
+        lines = [
+            f"when does a {format_size(d['size'])}-parameter model reach {d['target']}'s level? "
+            f"({d['trend']} trend, fitted models {d['data_start']} to {d['data_end']})",
+            f"  projected date: {d['date_median']} (median)",
+            f"  50% interval: {d['date_q25']} to {d['date_q75']}",
+            f"  {pct}% interval: {d['date_lo']} to {d['date_hi']}",
+            f"  P(reached by {d['by']}): {d['p_by']:.2f}",
+        ]
+        if d.get("p_never", 0) > 0:
+            lines.append(f"  P(never: the trend stops rising before reaching it): {d['p_never']:.3f}")
+        if d.get("p_already", 0) > 0:
+            lines.append(f"  P(already on the trend at the data start): {d['p_already']:.3f}")
+        lines.append(f"  {neff_line}")
+        dn = d.get("density_needed")
+        if dn:
+            lines.append(f"  density needed: {dn['median']:.3g} x the reference family "
+                         f"[{dn['lo']:.3g}, {dn['hi']:.3g}]")
+    if d.get("note"):
+        lines.append(f"  note: {d['note']}")
+    return "\n".join(lines)
+
+
+def format_checks(d: dict) -> str:
+    """Plain-text rendering of :func:`check_dict`."""
+    lines = [
+        f"Model checks: {d.get('model_name')} (trend {d.get('trend')}, {d.get('n_scores')} scores)",
+        f"  LOO-PIT KS p         {d['loo_pit_ks_p']:.3g}  (stat {d['loo_pit_ks_stat']:.3f}; "
+        f"{100 * d['loo_pit_share_outside_90']:.1f}% outside the central 90%, nominal 10%)",
+        f"  Pareto k max         {d['pareto_k_max']:.2f}  ({d['n_pareto_k_bad']} > {PARETO_K_BAD})",
+        f"  |z| > {Z_LARGE:g}             {d['n_abs_z_gt_3']}  ({100 * d['share_abs_z_gt_3']:.1f}% of scores)",
+        f"  R-hat max            {d['rhat_max']:.3f}  ({d.get('rhat_max_var')})",
+        f"  divergences          {d['divergences']}",
+        f"  bulk ESS min         {d['ess_bulk_min']:.0f}  ({d.get('ess_bulk_min_var')})",
+        f"  calibration ok       {d['calibration_ok']}",
+        "",
+        "Posterior predictive by benchmark (scores as fractions):",
+        f"  {'benchmark':<16} {'n':>5} {'obs mean':>9} {'pred mean':>9} {'rmse':>7} {'z sd':>6} "
+        f"{'cov90':>6} {'|z|>3':>6}",
+    ]
+    for r in d["ppc_by_benchmark"]:
+        lines.append(f"  {r['benchmark']:<16} {r['n_scores']:>5d} {r['observed_mean']:>9.3f} "
+                     f"{r['predicted_mean']:>9.3f} {r['rmse']:>7.3f} {r['z_sd']:>6.2f} "
+                     f"{r.get('coverage_90', float('nan')):>6.2f} {r['n_abs_z_gt_3']:>6d}")
+    if d.get("ppc_by_harness"):
+        lines += ["", "By harness:", f"  {'harness':<24} {'n':>5} {'obs mean':>9} {'pred mean':>9} {'z sd':>6} "
+                  f"{'cov90':>6} {'PIT KS p':>9}"]
+        for r in d["ppc_by_harness"]:
+            lines.append(f"  {str(r['harness'])[:24]:<24} {r['n_scores']:>5d} {r['observed_mean']:>9.3f} "
+                         f"{r['predicted_mean']:>9.3f} {r['z_sd']:>6.2f} {r.get('coverage_90', float('nan')):>6.2f} "
+                         f"{r.get('loo_pit_ks_p', float('nan')):>9.2g}")
+    lines += ["", "Largest standardised residuals:",
+              f"  {'model':<28} {'benchmark':<14} {'harness':<14} {'obs':>6} {'pred':>6} {'sd':>6} {'z':>6}"]
+    for r in d["worst_residuals"]:
+        lines.append(f"  {str(r['model'])[:28]:<28} {str(r['benchmark'])[:14]:<14} {str(r['harness'])[:14]:<14} "
+                     f"{r['observed']:>6.3f} {r['predicted_mean']:>6.3f} {r['predicted_sd']:>6.3f} {r['z']:>6.1f}")
+    if d.get("prior_sensitivity"):
+        lines += ["", "Prior sensitivity (power-scaling; > 0.05 = informative):",
+                  f"  {'priors':<6} {'quantity':<28} {'prior':>7} {'lik':>7}  diagnosis"]
+        for r in d["prior_sensitivity"]:
+            lines.append(f"  {r['priors']:<6} {str(r['quantity'])[:28]:<28} {r['prior']:>7.3f} "
+                         f"{r['likelihood']:>7.3f}  {r['diagnosis']}")
+    if d.get("prior_predictive"):
+        lines += ["", "Prior predictive scores per benchmark (5%-95%; observed range):"]
+        for r in d["prior_predictive"]:
+            lines.append(f"  {r['benchmark']:<16} prior {r['prior_q05']:.2f}-{r['prior_q95']:.2f} "
+                         f"(at floor {100 * r['prior_share_at_floor']:.0f}%, >0.95 "
+                         f"{100 * r['prior_share_above_95']:.0f}%); observed {r['observed_min']:.2f}-"
+                         f"{r['observed_max']:.2f}")
+    if d.get("sensitivity_error"):
+        lines += ["", f"Prior checks skipped: {d['sensitivity_error']}"]
+    if d.get("figures"):
+        lines += ["", "Figures:"] + [f"  {p}" for p in d["figures"]]
+    lines += ["", "Warnings:" if d["warnings"] else "No warnings."]
+    lines += [f"  - {w}" for w in d["warnings"]]
+    return "\n".join(lines)
