@@ -889,7 +889,7 @@ def add_source_kind(scores: pd.DataFrame, models: pd.DataFrame, log: Log) -> pd.
     kinds = []
     for r in scores.itertuples():
         k = HARNESS_KIND[r.harness]
-        if k is None and r.reporter:
+        if k is None and isinstance(r.reporter, str):
             k = "harness" if r.reporter == "harness" else "developer" if r.reporter == FAMILY_ORG[fam[r.model]] else "third_party"
         kinds.append(k)
     scores["source_kind"] = kinds
