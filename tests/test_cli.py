@@ -139,3 +139,43 @@ def test_unknown_spec_and_missing_run(capsys):
     assert "shipped specs" in capsys.readouterr().err
     assert main(["summary", "/nonexistent/run.nc"]) == 2
     assert "no such run file" in capsys.readouterr().err
+
+
+def test_run_file_errors(tmp_path, capsys):
+    """A file that is not NetCDF, or a NetCDF that is not a run: one error line naming the file, exit 2."""
+    import xarray as xr
+
+    from bayes_density import RunFileError, Run
+
+    text = tmp_path / "notes.nc"
+    text.write_text("not a run\n")
+    with pytest.raises(RunFileError, match="notes.nc"):
+        Run.load(text)
+    other = tmp_path / "other.nc"
+    xr.DataTree(xr.Dataset({"x": ("i", [1.0, 2.0])})).to_netcdf(other, engine="h5netcdf")
+    with pytest.raises(RunFileError, match="not a bayes-density run"):
+        Run.load(other)
+    for path in (text, other):
+        assert main(["summary", str(path)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and str(path) in err and "Traceback" not in err
+
+
+def test_internal_errors_are_not_input_errors(monkeypatch):
+    """Only InputError means 'your input is wrong' (exit 2); any other error propagates (exit 1)."""
+    from bayes_density.data import coverage
+
+    def boom(data):
+        raise ValueError("an internal bug")
+
+    monkeypatch.setattr(coverage, "coverage_summary", boom)
+    with pytest.raises(ValueError, match="internal bug"):
+        main(["data"])
+
+
+def test_spec_flag_and_model_alias(capsys):
+    assert main(["specs"]) == 0
+    assert "default" in capsys.readouterr().out
+    for flag in ("--spec", "--model"):
+        assert main(["fit", flag, "no_such_spec", "--out", "/tmp/x.nc"]) == 2
+        assert "shipped specs" in capsys.readouterr().err

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bayes_density.data.coverage import PAPER5, coverage_summary, format_coverage
+from bayes_density.data.coverage import PAPER5, coverage_summary
+from bayes_density.present.text import format_coverage
 from bayes_density.data.io import load_data
 
 FIXTURE = Path(__file__).parent / "fixtures" / "data"

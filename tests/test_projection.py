@@ -25,11 +25,11 @@ import xarray as xr
 from bayes_density.posterior.projection import (
     crossing_times,
     date_of,
-    format_projection,
-    plot_fan_chart,
     project,
     smallest_size,
 )
+from bayes_density.present.plots import plot_fan_chart
+from bayes_density.present.text import format_projection
 from bayes_density.model.simulate import DEFAULT_TRUTH, synthetic_inputs
 from bayes_density.model.spec import ModelSpec
 
