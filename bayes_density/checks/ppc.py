@@ -74,6 +74,26 @@ def unit_log_neff(tree: xr.DataTree) -> xr.DataArray:
                         coords={"chain": post["chain"], "draw": post["draw"], "unit": names})
 
 
+def observation_shifts(tree: xr.DataTree, u: np.ndarray, b: np.ndarray):
+    """Per (chain, draw, obs): the domain deviation and the source-kind offset (both on the loss axis).
+
+    Zero where the run has neither (the measurement model in :mod:`bayes_density.model`).
+    """
+    const, post = tree.constant_data, tree.posterior
+    x_shift = z_shift = 0.0
+    if "domain_dev" in post:
+        dev = _post(tree, "domain_dev").to_numpy()  # (C, D, unit, domain)
+        full = np.concatenate([dev, np.zeros(dev.shape[:-1] + (1,))], axis=-1)
+        dom = const["bench_domain"].to_numpy().astype(int)[b]
+        x_shift = full[..., u, np.where(dom < 0, dev.shape[-1], dom)]
+    if "source_offset" in post:
+        off = _post(tree, "source_offset").to_numpy()  # (C, D, kind, family)
+        full = np.concatenate([np.zeros(off.shape[:2] + (1,) + off.shape[3:]), off], axis=2)
+        fam = const["bench_family"].to_numpy().astype(int)[b]
+        z_shift = full[..., const["obs_kind"].to_numpy().astype(int), fam]
+    return x_shift, z_shift
+
+
 def predicted_p(tree: xr.DataTree) -> xr.DataArray:
     """Expected score p per (chain, draw, obs) from the link (before beta-binomial noise)."""
     const = tree.constant_data
@@ -84,12 +104,13 @@ def predicted_p(tree: xr.DataTree) -> xr.DataArray:
         raise ValueError(f"obs_unit refers to unit {u.max()} but the posterior has {x.shape[-1]} units")
     alpha = _post(tree, "alpha").to_numpy()[..., None]
     x_a = float(np.mean(const["ref_log_params"].to_numpy()))
-    z = zeta(x, alpha, x_a, xp=np)  # (C, D, U)
-    g = const["chance"].to_numpy()[b]
+    x_shift, z_shift = observation_shifts(tree, u, b)
+    z = zeta(x, alpha, x_a, xp=np)[..., u] + x_shift + z_shift  # (C, D, obs)
+    g = _post(tree, "floor").to_numpy()[..., b] if "floor" in tree.posterior else const["chance"].to_numpy()[b]
     h = _post(tree, "ceiling").to_numpy()[..., b]
     kappa = _post(tree, "link_kappa").to_numpy()[..., b]
     mu = _post(tree, "link_mu").to_numpy()[..., b]
-    p = expected_score(z[..., u], g, h, kappa, mu, xp=np)
+    p = expected_score(z, g, h, kappa, mu, xp=np)
     post = tree.posterior
     return xr.DataArray(p, dims=("chain", "draw", "obs"),
                         coords={"chain": post["chain"], "draw": post["draw"], "obs": const["obs"]}, name="p")

@@ -11,6 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
+#: who produced a score (scores.csv ``source_kind``); the first is the reference kind
+SOURCE_KINDS = ("harness", "developer", "third_party")
+
+
 @dataclass(frozen=True)
 class Column:
     """One column of a table.
@@ -77,6 +81,10 @@ SCORES = Table(
         Column("cot", "bool", nullable=True, doc="chain-of-thought prompting, if stated"),
         Column("harness", "str", doc="evaluation pipeline or report, e.g. 'obsscaling', 'llama2-paper'"),
         Column("source", "str", doc="document + table, or file @ commit"),
+        Column("source_kind", "str", required=False, nullable=True, choices=SOURCE_KINDS,
+               doc="who produced the score: 'harness' (a uniform third-party harness run over many models, "
+                   "the reference), 'developer' (the model's developer), 'third_party' (another "
+                   "developer's or a paper's own pipeline); empty = 'harness'"),
     ),
     key=("model", "benchmark", "source", "shots"),
     doc="long table, one row per (model, benchmark, source); several sources per pair are kept",
@@ -92,6 +100,12 @@ BENCHMARKS = Table(
                doc="score of random guessing (0.25 for 4-way multiple choice, 0 for generated answers)"),
         Column("answer_type", "str", choices=("multiple_choice", "generated", "two_way")),
         Column("source", "str", doc="where n_items comes from"),
+        Column("family", "str", required=False, nullable=True,
+               doc="the benchmark this variant belongs to (e.g. 'BBH' for 'BBH-MC'); empty = its own name"),
+        Column("domain", "str", required=False, nullable=True,
+               doc="skill domain: knowledge, reasoning, math, code, commonsense; empty = general"),
+        Column("scoring", "str", required=False, nullable=True,
+               doc="how answers are scored, e.g. mc-loglik, exact-match-cot, pass@1"),
     ),
     key=("name",),
 )
@@ -105,6 +119,8 @@ TARGETS = Table(
         Column("score", "float", fraction=True),
         Column("shots", "int", nullable=True),
         Column("source", "str"),
+        Column("source_kind", "str", required=False, nullable=True, choices=SOURCE_KINDS,
+               doc="as in scores.csv; empty = 'developer' (targets' scores come from their developers' reports)"),
     ),
     key=("target", "benchmark", "source"),
     doc="reported scores of projection targets",

@@ -101,7 +101,7 @@ class Run:
     def spec(self) -> ModelSpec:
         """The spec the run was fitted with."""
         d = json.loads(self.tree.attrs["spec"])
-        for key in ("benchmarks", "targets", "changepoint_range"):
+        for key in ("benchmarks", "targets", "changepoint_range", "exclude_variants", "domains"):
             if d.get(key) is not None:
                 d[key] = tuple(d[key])
         return ModelSpec(**d)
@@ -179,7 +179,7 @@ def inputs_from_tree(tree: xr.DataTree) -> ModelInputs:
     obs = tree.observed_data
     has_loss = "log_loss" in obs
     release = pd.to_datetime(c["release_date"].to_numpy())
-    return ModelInputs(
+    out = ModelInputs(
         models=models,
         references=refs,
         targets=json.loads(tree.attrs.get("targets", "[]")),
@@ -204,3 +204,11 @@ def inputs_from_tree(tree: xr.DataTree) -> ModelInputs:
         release_dates=dict(zip(models, release)),
         link_level=c["link_level"].to_numpy() if "link_level" in c else None,
     )
+    if "bench_family" in c:  # measurement-model layout (runs of the first model lack it)
+        out.families = json.loads(tree.attrs.get("families", "[]"))
+        out.bench_family = c["bench_family"].to_numpy().astype(int)
+        out.domains = json.loads(tree.attrs.get("domains", "[]"))
+        out.bench_domain = c["bench_domain"].to_numpy().astype(int)
+        out.kinds = json.loads(tree.attrs.get("source_kinds", "[]"))
+        out.obs_kind = c["obs_kind"].to_numpy().astype(int)
+    return out

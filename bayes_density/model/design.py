@@ -70,6 +70,17 @@ class ModelInputs:
     # per benchmark, the typical score level (fraction of the way from chance to 1) at
     # which the link is parameterised; None: computed from the scores (typical_level)
     link_level: np.ndarray | None = None
+    # ---- measurement model v2 (empty/None: one link per benchmark, no offsets, no domains) ----
+    # benchmark families (a family's variants share a partially pooled link); per benchmark
+    # (variant), the index of its family
+    families: list[str] = field(default_factory=list)
+    bench_family: np.ndarray | None = None
+    # modelled skill domains (per-model deviations); per benchmark, index into domains, -1 = general
+    domains: list[str] = field(default_factory=list)
+    bench_domain: np.ndarray | None = None
+    # source kinds present (kinds[0] is the reference kind, offset 0); per observation, index into kinds
+    kinds: list[str] = field(default_factory=list)
+    obs_kind: np.ndarray | None = None
 
     def subset_models(self, keep: np.ndarray) -> "ModelInputs":
         """The same inputs with only the fitted models where ``keep`` is True (and their scores)."""
@@ -87,7 +98,45 @@ class ModelInputs:
         out.obs_bench, out.obs_k, out.obs_n = self.obs_bench[obs_keep], self.obs_k[obs_keep], self.obs_n[obs_keep]
         out.obs_harness = [h for h, k in zip(self.obs_harness, obs_keep) if k] if self.obs_harness else []
         out.obs_source = [h for h, k in zip(self.obs_source, obs_keep) if k] if self.obs_source else []
+        if self.obs_kind is not None:
+            out.obs_kind = self.obs_kind[obs_keep]
         return out
+
+    # ---- measurement-model layout (defaults reproduce the one-link-per-benchmark model) ----
+    def family_of(self) -> np.ndarray:
+        """Per benchmark, the index of its family (each benchmark its own family by default)."""
+        if self.bench_family is None:
+            return np.arange(len(self.benchmarks))
+        return np.asarray(self.bench_family, int)
+
+    def family_names(self) -> list[str]:
+        return list(self.families) if self.bench_family is not None else list(self.benchmarks)
+
+    def variant_index(self) -> np.ndarray:
+        """Benchmarks that are secondary variants of their family (not its first, primary one)."""
+        fam = self.family_of()
+        first = {f: b for b, f in reversed(list(enumerate(fam)))}
+        return np.array([b for b, f in enumerate(fam) if first[f] != b], dtype=int)
+
+    def floor_index(self) -> np.ndarray:
+        """Benchmarks with a chance floor above 0 (multiple choice): their floors are learned."""
+        return np.flatnonzero(np.asarray(self.chance) > 0)
+
+    def domain_of(self) -> np.ndarray:
+        """Per benchmark, the index of its modelled domain, -1 for general capability."""
+        if self.bench_domain is None or not self.domains:
+            return np.full(len(self.benchmarks), -1)
+        return np.asarray(self.bench_domain, int)
+
+    def kind_of(self) -> np.ndarray:
+        """Per observation, the index of its source kind (0 = the reference kind)."""
+        if self.obs_kind is None or len(self.kinds) < 2:
+            return np.zeros(self.n_obs, dtype=int)
+        return np.asarray(self.obs_kind, int)
+
+    def unit_t(self) -> np.ndarray:
+        """Years since t0 of every unit (targets, which have no release date, at 0)."""
+        return np.concatenate([self.t, self.ref_t, np.zeros(len(self.targets))])
 
     def level(self) -> np.ndarray:
         """q*_b: the link's parameterisation level per benchmark (see :func:`typical_level`)."""
@@ -173,13 +222,7 @@ def typical_level(inputs: ModelInputs) -> np.ndarray:
 def prepare(data, spec: ModelSpec) -> ModelInputs:
     """Select the data a spec asks for and index it for the model."""
     bench = data.benchmarks.set_index("name")
-    unknown = [b for b in spec.benchmarks if b not in bench.index]
-    if unknown:
-        raise SelectionError(
-            f"{spec.source}: [data] benchmarks {unknown} are not in benchmarks.csv; "
-            f"available: {', '.join(bench.index)}"
-        )
-    benchmarks = list(spec.benchmarks)
+    benchmarks, family = select_benchmarks(bench, spec)
     scores = dedupe_requoted(data.scores[data.scores["benchmark"].isin(benchmarks)])
 
     refs = data.reference_models(spec.reference)
@@ -228,10 +271,17 @@ def prepare(data, spec: ModelSpec) -> ModelInputs:
     obs = pd.concat(
         [
             scores[scores["model"].isin(models + ref_names)].rename(columns={"model": "unit"}),
-            target_scores.rename(columns={"target": "unit"}).assign(harness="reported"),
+            target_scores.rename(columns={"target": "unit"}).assign(
+                harness="reported", source_kind=_column(target_scores, "source_kind").fillna("developer")),
         ],
         ignore_index=True,
     )
+    # a variant with no scores on the selected units cannot pin its own link: leave it out
+    used = set(obs["benchmark"])
+    if len(used) < len(benchmarks):
+        benchmarks = [b for b in benchmarks if b in used]
+        bidx = {b: i for i, b in enumerate(benchmarks)}
+        n_items = bench.loc[benchmarks, "n_items"].to_numpy(float)
     obs_bench = obs["benchmark"].map(bidx).to_numpy(int)
     obs_n = n_items[obs_bench]
     obs_k = np.clip(np.round(obs["score"].to_numpy(float) * obs_n), 0, obs_n)
@@ -268,6 +318,7 @@ def prepare(data, spec: ModelSpec) -> ModelInputs:
         release_dates={**dict(zip(cand["name"], cand["release_date"])),
                        **dict(zip(ref_names, ref_rows["release_date"]))},
     )
+    _measurement_layout(inputs, spec, bench, family, obs)
     if spec.loss_mode == "joint":
         losses = data.losses.sort_values("loss")
         if spec.drop_highest_losses > 0:
@@ -277,6 +328,64 @@ def prepare(data, spec: ModelSpec) -> ModelInputs:
         inputs.loss = losses["loss"].to_numpy(float)
     inputs.link_level = typical_level(inputs)
     return inputs
+
+
+def _column(df: pd.DataFrame, name: str) -> pd.Series:
+    """Column ``name`` of ``df`` as objects, empty (None) where the table lacks it."""
+    if name in df:
+        return df[name].astype(object).where(df[name].notna(), None)
+    return pd.Series([None] * len(df), index=df.index, dtype=object)
+
+
+def benchmark_families(bench: pd.DataFrame) -> pd.Series:
+    """Benchmark name -> family (a benchmark without a ``family`` is its own family)."""
+    fam = _column(bench, "family")
+    return pd.Series([f if f else name for name, f in zip(bench.index, fam)], index=bench.index)
+
+
+def select_benchmarks(bench: pd.DataFrame, spec: ModelSpec) -> tuple[list[str], pd.Series]:
+    """The benchmark variants a spec selects, and every benchmark's family.
+
+    ``[data] benchmarks`` names families or single variants: a family name selects
+    all its variants (the one named like the family first), e.g. ``BBH`` selects
+    ``BBH`` (3-shot CoT exact match) and ``BBH-MC`` (the Open LLM Leaderboard v2's
+    multiple-choice scoring). ``[measurement] exclude_variants`` leaves variants out.
+    """
+    family = benchmark_families(bench)
+    known = set(bench.index) | set(family)
+    unknown = [b for b in list(spec.benchmarks) + list(spec.exclude_variants) if b not in known]
+    if unknown:
+        raise SelectionError(
+            f"{spec.source}: [data] benchmarks {unknown} are not in benchmarks.csv; "
+            f"available: {', '.join(bench.index)}"
+        )
+    out: list[str] = []
+    for name in spec.benchmarks:
+        members = [name] if name in bench.index and family[name] != name else \
+            ([name] if name in bench.index else []) + [b for b in bench.index if family[b] == name and b != name]
+        out += [b for b in members if b not in out and b not in spec.exclude_variants]
+    if not out:
+        raise SelectionError(f"{spec.source}: [measurement] exclude_variants leaves no benchmark to fit")
+    return out, family
+
+
+def _measurement_layout(inputs: ModelInputs, spec: ModelSpec, bench: pd.DataFrame, family: pd.Series,
+                        obs: pd.DataFrame) -> None:
+    """Fill the measurement model's layout: families, domains and source kinds."""
+    from .schema import SOURCE_KINDS
+
+    fams = list(dict.fromkeys(family[b] for b in inputs.benchmarks))
+    inputs.families = fams
+    inputs.bench_family = np.array([fams.index(family[b]) for b in inputs.benchmarks], dtype=int)
+    dom = _column(bench, "domain")
+    bench_dom = [dom[b] for b in inputs.benchmarks]
+    inputs.domains = [d for d in spec.domains if d in bench_dom]
+    inputs.bench_domain = np.array([inputs.domains.index(d) if d in inputs.domains else -1 for d in bench_dom],
+                                   dtype=int)
+    kind = _column(obs, "source_kind").fillna("harness").to_numpy(object)
+    present = [k for k in SOURCE_KINDS if k in set(kind)] if spec.source_effects else []
+    inputs.kinds = present
+    inputs.obs_kind = np.array([present.index(k) if k in present else 0 for k in kind], dtype=int)
 
 
 def check_trend_support(spec: ModelSpec, t: np.ndarray, dates: pd.Series, years) -> None:

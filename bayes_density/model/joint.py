@@ -52,6 +52,32 @@ Priors: lambda_b and log s_b hierarchical (shared mean and spread; centred, as
 each benchmark's scores pin its own value); eta_b and log phi_b independent per
 benchmark (see priors.py for why); g_b is the chance floor.
 
+Measurement model. A benchmark b is a *variant* (a test as scored: BBH-MC, the
+Open LLM Leaderboard's multiple-choice BBH with chance floor 0.29, beside BBH,
+3-shot chain-of-thought exact match with floor 0) of a family f(b); a score
+o comes from a source kind s_o (``harness``: a uniform third-party harness, the
+reference; ``developer``; ``third_party``); skill domains k (code, math) give
+each unit a deviation from its general capability::
+
+    lambda_b = lambda_f(b) + dl_b,  log s_b = log s_f(b) + ds_b     dl, ds = 0 for a family's primary
+    delta_sf ~ N(m_s, tau_s),  delta_harness,f = 0                   source-kind offset (nats)
+    d_uk     = sigma_k z_uk (+ a_k t_u with domain trends),  d_u,general = 0
+    p_o      = g_b + (h_b - g_b) sigmoid(kappa_b (zeta(x_u) + d_u,k(b) + delta_s(o),f(b) - mu_b))
+
+Chance floors of multiple-choice variants are learned around their nominal value,
+g_b = g0_b + e_b, e_b ~ N(0, 0.01): a weak model's expected score is 1/k only on
+average over answer positions and prompts (the smallest models score 0.298-0.309 on
+BBH-MC, whose floor is 0.2885 with the harness's scored choices and 0.2990 with the
+options shown), and a floor fixed a point too low turns guessing into capability.
+
+The density trend is thus stated on the general capability x_u; a code specialist's
+strength is d_u,code, not a high density; a developer's MMLU sits delta nats of
+capability above (or below) the harness's. Both shifts act on the loss axis zeta
+(nats of log size at the anchor, where zeta ~ x - x_a), not on x itself: on x, a
+deviation of a 0.1B model passes through zeta's exponential bend far below the
+anchor, and NUTS diverged there (GPT-Neo-125M's code deviation: R-hat 1.04, 19
+divergences on the shipped data).
+
 Trend (f: :mod:`bayes_density.trend`)::
 
     frontier   r_i = f(t_i) + v_i - u_i,  v ~ N(0, sv), u ~ HalfNormal(su)
@@ -143,16 +169,67 @@ def _rv(name: str, spec: ModelSpec, dims=None, prior_name: str | None = None):
     raise ValueError(f"prior family {family!r} for {name!r} is not supported")
 
 
-def _hierarchical(name: str, spec: ModelSpec, n_groups: int):
+def _hierarchical(name: str, spec: ModelSpec, n_groups: int, dims: str = "benchmark"):
     """Per-benchmark effect ~ Normal(name_mu, name_tau), centred: each benchmark's scores pin it.
 
     With a single benchmark a spread cannot be learned (and a centred hierarchy over one
     group is a funnel: 159 divergences on the MMLU-only data); the effect then takes the
     hyper-mean's prior directly.
     """
+    base = name.removesuffix("_family")
     if n_groups == 1:
-        return _rv(name, spec, dims="benchmark", prior_name=f"{name}_mu")
-    return pm.Normal(name, _rv(f"{name}_mu", spec), _rv(f"{name}_tau", spec), dims="benchmark")
+        return _rv(name, spec, dims=dims, prior_name=f"{base}_mu")
+    return pm.Normal(name, _rv(f"{base}_mu", spec), _rv(f"{base}_tau", spec), dims=dims)
+
+
+def _pooled_link(name: str, spec: ModelSpec, inputs: ModelInputs):
+    """Per-benchmark link effect: per family (hierarchical), plus a deviation per secondary variant.
+
+    Without variants (every family one benchmark) this is the one-level hierarchy over
+    benchmarks of the first model, with the same variable names.
+    """
+    variants = inputs.variant_index()
+    if len(variants) == 0:
+        return _hierarchical(name, spec, len(inputs.benchmarks))
+    fam = inputs.family_of()
+    family_effect = _hierarchical(f"{name}_family", spec, len(inputs.family_names()), dims="family")
+    dev = _rv(f"{name}_variant", spec, dims="variant")
+    per_bench = family_effect[fam]
+    per_bench = pt.set_subtensor(per_bench[variants], per_bench[variants] + dev)
+    return pm.Deterministic(name, per_bench, dims="benchmark")
+
+
+def observation_shift(inputs: ModelInputs, spec: ModelSpec, data: dict, n_units: int):
+    """Per observation: (domain deviation, source-kind offset), both on the loss axis zeta.
+
+    Creates the domain and source-kind variables; returns zeros where the spec or the
+    data have none (module docstring, "Measurement model").
+    """
+    u, b = data["obs_unit"], data["obs_bench"]
+    x_shift, z_shift = pt.zeros(inputs.n_obs), pt.zeros(inputs.n_obs)
+    if inputs.domains:
+        sigma = _rv("domain_sigma", spec, dims="domain")
+        z = pm.Normal("domain_z", 0.0, 1.0, dims=("unit", "domain"))
+        dev = sigma * z
+        if spec.domain_trends:
+            dev = dev + data["unit_t"][:, None] * _rv("domain_slope", spec, dims="domain")
+        dev = pm.Deterministic("domain_dev", dev, dims=("unit", "domain"))
+        dom = inputs.domain_of()
+        full = pt.concatenate([dev, pt.zeros((n_units, 1))], axis=1)  # column -1: general, no deviation
+        column = pt.as_tensor(np.where(dom < 0, len(inputs.domains), dom).astype("int32"))
+        x_shift = full[u, column[b]]
+    if len(inputs.kinds) > 1:
+        n_fam = len(inputs.family_names())
+        mean = _rv("source_offset_mean", spec, dims="source_kind")
+        if n_fam > 1:
+            # centred: most (kind, family) cells hold tens of models scored by both kinds
+            off = pm.Normal("source_offset", mean[:, None], _rv("source_offset_tau", spec),
+                            dims=("source_kind", "family"))
+        else:
+            off = pm.Deterministic("source_offset", mean[:, None], dims=("source_kind", "family"))
+        full = pt.concatenate([pt.zeros((1, n_fam)), off], axis=0)  # row 0: the reference kind
+        z_shift = full[data["obs_kind"], pt.as_tensor(inputs.family_of().astype("int32"))[b]]
+    return x_shift, z_shift
 
 
 def changepoint_bounds(spec: ModelSpec, inputs: ModelInputs) -> tuple[float, float]:
@@ -251,6 +328,10 @@ def data_arrays(inputs: ModelInputs, spec: ModelSpec) -> dict[str, np.ndarray]:
         "chance": inputs.chance, "link_level": inputs.level(), "obs_unit": inputs.obs_unit, "obs_bench": inputs.obs_bench,
         "obs_n": inputs.obs_n, "obs_k": inputs.obs_k,
     }
+    if len(inputs.kinds) > 1:
+        out["obs_kind"] = inputs.kind_of()
+    if inputs.domains and spec.domain_trends:
+        out["unit_t"] = inputs.unit_t()
     if len(inputs.loss):
         out.update(loss_log_params=inputs.loss_log_params, loss_log_tokens=inputs.loss_log_tokens,
                    loss_log_loss=np.log(inputs.loss))
@@ -266,6 +347,8 @@ def structure_key(inputs: ModelInputs, spec: ModelSpec) -> tuple:
     """Fits with equal keys share one compiled model (only data arrays differ)."""
     return (inputs.n_models, len(inputs.references), len(inputs.targets), tuple(inputs.benchmarks),
             len(inputs.loss) > 0, inputs.log_d0, spec.trend, spec.frontier, spec.jump,
+            tuple(inputs.family_of()), tuple(inputs.domain_of()), len(inputs.domains), tuple(inputs.kinds),
+            spec.domain_trends, spec.learn_floors,
             tuple(sorted((k, tuple(v)) for k, v in spec.priors.items())))
 
 
@@ -277,6 +360,12 @@ def anchor(inputs: ModelInputs) -> float:
 def build_model(inputs: ModelInputs, spec: ModelSpec) -> pm.Model:
     """The PyMC model for one analysis (the module docstring gives the equations)."""
     coords = {
+        "family": inputs.family_names(),
+        "variant": [inputs.benchmarks[i] for i in inputs.variant_index()],
+        "mc_variant": [inputs.benchmarks[i] for i in inputs.floor_index()] if spec.learn_floors else [],
+        "domain": inputs.domains,
+        "source_kind": inputs.kinds[1:],
+        "unit": inputs.units,
         "model": inputs.models,
         "reference": inputs.references,
         "target": inputs.targets,
@@ -324,12 +413,16 @@ def build_model(inputs: ModelInputs, spec: ModelSpec) -> pm.Model:
         parts = [x_model, x_ref]
         if inputs.targets:
             parts.append(_rv("target_log_neff", spec, dims="target"))
-        zeta_u = zeta(pt.concatenate(parts), alpha, x_a)
+        x_units = pt.concatenate(parts)
 
         # ---- benchmark link (parameterised at the typical level q*; module docstring) ----
         g, q_star = data["chance"], data["link_level"]
-        loc = _hierarchical("link_loc", spec, len(inputs.benchmarks))
-        slope_at = pt.exp(_hierarchical("link_log_slope", spec, len(inputs.benchmarks)))
+        mc = inputs.floor_index() if spec.learn_floors else np.zeros(0, int)
+        if len(mc):
+            shift = _rv("floor_shift", spec, dims="mc_variant")
+            g = pm.Deterministic("floor", pt.set_subtensor(g[mc], g[mc] + shift), dims="benchmark")
+        loc = _pooled_link("link_loc", spec, inputs)
+        slope_at = pt.exp(_pooled_link("link_log_slope", spec, inputs))
         eta = _rv("link_ceiling_logit", spec, dims="benchmark")
         share_above = pm.math.sigmoid(eta)
         c = q_star + (1.0 - q_star) * share_above
@@ -339,7 +432,12 @@ def build_model(inputs: ModelInputs, spec: ModelSpec) -> pm.Model:
         phi = pm.Deterministic("phi", pt.exp(_rv("log_phi", spec, dims="benchmark")), dims="benchmark")
 
         u, b = data["obs_unit"], data["obs_bench"]
-        p = expected_score(zeta_u[u], g[b], h[b], kappa[b], mu[b])
+        x_shift, z_shift = observation_shift(inputs, spec, data, len(inputs.units))
+        if inputs.domains or len(inputs.kinds) > 1:
+            zeta_o = zeta(x_units, alpha, x_a)[u] + x_shift + z_shift
+        else:  # the first model's graph, unchanged
+            zeta_o = zeta(x_units, alpha, x_a)[u]
+        p = expected_score(zeta_o, g[b], h[b], kappa[b], mu[b])
         pm.BetaBinomial("k", n=data["obs_n"], alpha=p * phi[b], beta=(1 - p) * phi[b],
                         observed=data["obs_k"], dims="obs")
     return model

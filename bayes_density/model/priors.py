@@ -59,6 +59,35 @@ PRIORS = MappingProxyType(
         # sources). Harness differences of 2-4 points at p = 0.5 mean phi ~ 150-600.
         # Independent per benchmark: each has hundreds of scores to pin its own.
         "log_phi": ("normal", (math.log(300.0), 1.0)),
+        # ---- measurement model v2: variants, source kinds, domains ----
+        # A secondary variant of a benchmark family (BBH-MC beside BBH, HumanEval+ beside
+        # HumanEval) gets its own chance floor, items, ceiling and precision, and a location
+        # and slope pooled toward the family's primary variant: deviations ~ N(0, 1) nats of
+        # log effective size (the same skill scored another way moves the curve by up to
+        # a factor e^2 in size either way) and N(0, 0.5) on the log slope.
+        "link_loc_variant": ("normal", (0.0, 1.0)),
+        # Learned chance floor of a multiple-choice variant, g_b = g0_b + e_b (fraction of
+        # items): random guessing hits 1/k only on average; answer-position bias and options
+        # shown vs scored move it by about a point (BBH-MC: 0.2885 scored vs 0.2990 shown).
+        "floor_shift": ("normal", (0.0, 0.01)),
+        "link_log_slope_variant": ("normal", (0.0, 0.5)),
+        # Source-kind offset on the link's location (nats of log effective size): a
+        # developer's own report or another developer's pipeline vs the uniform third-party
+        # harness (the reference kind, offset 0). Per (kind, family) ~ N(mean_kind, tau),
+        # centred. Harness differences of a few points (prompt format, shots, answer
+        # extraction) correspond to a few tenths of a nat; N(0, 1) on the kind mean allows
+        # a factor e either way, tau ~ HalfNormal(0.5) lets families differ.
+        "source_offset_mean": ("normal", (0.0, 1.0)),
+        "source_offset_tau": ("halfnormal", (0.5,)),
+        # Per-model domain deviation (code, math) of effective log size from the general
+        # capability, d_ik = sigma_k z_ik, z ~ N(0, 1) (non-centred). A code model such as
+        # CodeLlama-7B is weak at MMLU and strong at HumanEval: a factor e^1-e^2 in size.
+        # HalfNormal(1) nats puts sigma_k below 2 nats with 95% probability.
+        "domain_sigma": ("halfnormal", (1.0,)),
+        # Optional per-domain trend (spec [measurement] domain_trends): the domain's log
+        # density slope minus the general one, per year; N(0, 1) is a third of the slope's
+        # prior scale (domains densify at rates of the same order as the whole).
+        "domain_slope": ("normal", (0.0, 1.0)),
         # ---- density trend  log rho_i ~ f(t_i) + v_i - u_i ----
         # slope A (per year, natural log). The paper's 0.0073/day is 2.7/yr; N(0, 3)
         # allows no growth, shrinkage, or doubling every ~1 month, symmetric about 0.

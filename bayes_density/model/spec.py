@@ -48,6 +48,13 @@ class ModelSpec:
     break_date: str = CHATGPT_RELEASE
     jump: bool = False
     changepoint_range: tuple[str, str] | None = None
+    # measurement model (bayes_density.model docstring): variants of a selected benchmark
+    # family to leave out; source-kind offsets on the link; per-model domain deviations
+    exclude_variants: tuple[str, ...] = ()
+    source_effects: bool = True
+    domains: tuple[str, ...] = ("code", "math")
+    domain_trends: bool = False
+    learn_floors: bool = True
     # loss law
     d0: float = 1e12
     loss_mode: str = "joint"
@@ -80,6 +87,8 @@ class ModelSpec:
             raise SpecError(f"{where}: [data] benchmarks is empty")
         if self.d0 <= 0:
             raise SpecError(f"{where}: [loss] D0 must be > 0, got {self.d0}")
+        if self.domain_trends and not self.domains:
+            raise SpecError(f"{where}: [measurement] domain_trends = true needs domains (e.g. ['code', 'math'])")
         for key in ("draws", "tune", "chains", "min_scores"):
             if int(getattr(self, key)) < 1:
                 raise SpecError(f"{where}: {key} must be >= 1, got {getattr(self, key)}")
@@ -112,6 +121,10 @@ _LAYOUT = {
     "trend": {
         "form": "trend", "frontier": "frontier", "break_date": "break_date", "jump": "jump",
         "changepoint_range": "changepoint_range",
+    },
+    "measurement": {
+        "exclude_variants": "exclude_variants", "source_effects": "source_effects", "domains": "domains",
+        "domain_trends": "domain_trends", "learn_floors": "learn_floors",
     },
     "loss": {"D0": "d0", "mode": "loss_mode", "drop_highest": "drop_highest_losses"},
     "target": {"names": "targets"},
