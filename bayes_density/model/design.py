@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..constants import DAYS_PER_YEAR
+from ..data.schema import SOURCE_KINDS
 from ..errors import SelectionError
 from .spec import ModelSpec
 
@@ -372,7 +373,7 @@ def select_benchmarks(bench: pd.DataFrame, spec: ModelSpec) -> tuple[list[str], 
 def _measurement_layout(inputs: ModelInputs, spec: ModelSpec, bench: pd.DataFrame, family: pd.Series,
                         obs: pd.DataFrame) -> None:
     """Fill the measurement model's layout: families, domains and source kinds."""
-    from .schema import SOURCE_KINDS
+
 
     fams = list(dict.fromkeys(family[b] for b in inputs.benchmarks))
     inputs.families = fams
