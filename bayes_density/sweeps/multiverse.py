@@ -7,13 +7,16 @@ doubling time of capability density per specification (median and 90%
 interval) with its convergence diagnostics. :func:`bayes_density.plots.specification_curve`
 draws it; ``bayes-density multiverse`` runs it from the command line.
 
-Parallelism is across fits, not chains: a pool of ``workers`` processes
-(``spawn`` start method, so no worker inherits a parent's threads or its
-compiled-model cache) each loads the data once and runs whole fits one after
-another, with the chains of a fit sampled sequentially (``cores=1``). Fits of
-different specifications have different model structures, so each pays its own
-numba compilation; running fits side by side keeps every core busy through
-compilation as well as sampling.
+Parallelism is across fits, not chains: the fits run as tasks of the sweep
+engine (:mod:`bayes_density.sweeps.engine`, Dask): by default a local cluster of
+single-threaded worker processes, one per core, or an existing cluster
+(``scheduler="tcp://HOST:PORT"``). Each worker receives the data once and runs
+whole fits one after another, with the chains of a fit sampled sequentially
+(``cores=1``). Fits of different specifications have different model
+structures, so each pays its own numba compilation; running fits side by side
+keeps every core busy through compilation as well as sampling. Every finished
+fit is written as it completes (one JSON record per spec in ``out_dir``), so an
+interrupted sweep resumes where it stopped.
 
 Sampler settings: 4 chains x 500 draws after 500 tuning steps by default,
 half of a full fit's. This is a screening run: the curve compares medians of
@@ -28,16 +31,13 @@ full settings.
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import itertools
 import math
-import multiprocessing
 import os
 import re
-import sys
+import tempfile
 import time
 import traceback
-import warnings
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
@@ -99,17 +99,6 @@ def multiverse_specs(base_spec: ModelSpec, benchmarks: Sequence[str] | None = No
 # ---------------------------------------------------------------------------
 # one fit (runs in a worker process)
 # ---------------------------------------------------------------------------
-
-_WORKER_DATA = None  # the DensityData of this worker process
-
-
-def _init_worker(data) -> None:
-    """Pool initializer: receive the data once per worker process."""
-    global _WORKER_DATA
-    warnings.filterwarnings("ignore", category=UserWarning)
-    warnings.filterwarnings("ignore", category=FutureWarning)
-    _WORKER_DATA = data
-
 
 def _empty_row(spec: ModelSpec) -> dict:
     row = {c: math.nan for c in COLUMNS}
@@ -182,12 +171,8 @@ def fit_spec(data, spec: ModelSpec, *, draws: int, tune: int, chains: int, seed:
     return (row, tree) if return_tree else row
 
 
-def _worker_fit(spec: ModelSpec, settings: dict) -> dict:
-    return fit_spec(_WORKER_DATA, spec, **settings)
-
-
 # ---------------------------------------------------------------------------
-# the pool
+# the sweep
 # ---------------------------------------------------------------------------
 
 def _report(row: dict, done: int, total: int) -> None:
@@ -197,7 +182,9 @@ def _report(row: dict, done: int, total: int) -> None:
         what = (f"doubling {row['doubling_months_median']:.2f} months "
                 f"[{row['doubling_months_lo']:.2f}, {row['doubling_months_hi']:.2f}]"
                 + ("" if converged(row) else "  (not converged)"))
-    print(f"[{done}/{total}] {row['name']}: {what} ({row['fit_s']:.0f} s)", file=sys.stderr, flush=True)
+    from .engine import echo
+
+    echo(f"[{done}/{total}] {row['name']}: {what} ({row['fit_s']:.0f} s)")
 
 
 def converged(row) -> bool:
@@ -211,7 +198,8 @@ def converged(row) -> bool:
 def run_multiverse(data, specs: Sequence[ModelSpec], *, draws: int = DEFAULT_DRAWS, tune: int = DEFAULT_TUNE,
                    chains: int = DEFAULT_CHAINS, seed: int | None = None, workers: int | None = None,
                    prob: float = 0.9, runs_dir: str | Path | None = None,
-                   progress: bool | Callable[[dict, int, int], None] = True) -> pd.DataFrame:
+                   progress: bool | Callable[[dict, int, int], None] = True, scheduler="local",
+                   out_dir: str | Path | None = None) -> pd.DataFrame:
     """Fit every spec in parallel; one row per spec, in the order of ``specs``.
 
     ``data``: a :class:`~bayes_density.io.DensityData`, a data folder, or None
@@ -219,10 +207,14 @@ def run_multiverse(data, specs: Sequence[ModelSpec], *, draws: int = DEFAULT_DRA
     worker starts, and each worker receives the tables once, in its
     initializer. Every spec is fitted with the same ``draws``, ``tune``,
     ``chains`` and ``seed`` (default: the first spec's seed), so the table is
-    reproducible. ``workers``: processes (default ``os.cpu_count()``, at most
-    one per spec); chains run sequentially inside a worker. ``progress``: True
-    prints one line per finished fit to stderr; a callable is called as
-    ``progress(row, done, total)``. ``runs_dir``: also save every fit's run
+    reproducible. ``scheduler``: ``"local"`` (a local Dask cluster of
+    ``workers`` single-threaded processes, default ``os.cpu_count()``, at most
+    one per spec) or a scheduler address ``"tcp://HOST:PORT"``; chains run
+    sequentially inside a worker. ``out_dir``: the folder of per-fit records
+    (:mod:`~bayes_density.sweeps.engine`); a rerun with the same folder skips
+    the fits already done (default: a temporary folder, no resuming).
+    ``progress``: True shows a progress bar and one line per finished fit on
+    stderr; a callable is called as ``progress(row, done, total)``. ``runs_dir``: also save every fit's run
     file there (see :func:`fit_spec`), to look at one specification closely
     (``bayes-density summary``, ``check``, ``report``).
 
@@ -263,31 +255,34 @@ def run_multiverse(data, specs: Sequence[ModelSpec], *, draws: int = DEFAULT_DRA
     if not isinstance(data, DensityData):
         data = load_data(data)
 
-    rows: dict[str, dict] = {}
-    t_start = time.perf_counter()
+    from .engine import Task, fingerprint, run_tasks
+
+    token = fingerprint(data)
+    tasks = [Task(key=run_file_name(spec.name)[:-3], fn=fit_spec, kwargs={"spec": spec, **settings},
+                  meta={"name": spec.name, "spec": spec.to_dict(), "data": token, **settings}) for spec in specs]
     # longest fits first (more benchmarks, more scores) so that no worker is left with a long fit at the end
     order = sorted(range(len(specs)), key=lambda i: -len(specs[i].benchmarks))
-    ctx = multiprocessing.get_context("spawn")
-    pool = cf.ProcessPoolExecutor(max_workers=n_workers, mp_context=ctx, initializer=_init_worker,
-                                  initargs=(data,))
-    try:
-        futures = {pool.submit(_worker_fit, specs[i], settings): specs[i] for i in order}
-        for fut in cf.as_completed(futures):
-            spec = futures[fut]
-            try:
-                row = fut.result()
-            except Exception as exc:  # noqa: BLE001 - e.g. a worker killed for memory
-                row = _empty_row(spec)
-                row.update(error=f"worker failed: {type(exc).__name__}: {exc}", chains=chains, draws=draws,
-                           tune=tune, seed=seed)
-            rows[spec.name] = row
-            if report is not None:
-                report(row, len(rows), len(specs))
-    except BaseException:
-        # interrupted (Ctrl-C) or a failing progress callback: drop the queued fits, do not wait for them
-        pool.shutdown(wait=False, cancel_futures=True)
-        raise
-    pool.shutdown(wait=True)
+    by_spec = {t.key: s for t, s in zip(tasks, specs)}
+
+    def row_of(rec: dict) -> dict:
+        if rec["status"] == "done":
+            return rec["result"]
+        row = _empty_row(by_spec[rec["key"]])  # e.g. its worker died twice
+        row.update(error=f"worker failed: {rec['error']}", chains=chains, draws=draws, tune=tune, seed=seed)
+        return row
+
+    on_record = None
+    if report is not None:
+        def on_record(rec, done, total):
+            report(row_of(rec), done, total)
+
+    t_start = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="multiverse-") as tmp:
+        result = run_tasks([tasks[i] for i in order], data, tmp if out_dir is None else out_dir,
+                           scheduler=scheduler, workers=n_workers, progress=progress is True,
+                           desc="multiverse fits", on_record=on_record)
+    rows = {by_spec[rec["key"]].name: row_of(rec) for rec in result.records}
+    n_workers = result.workers or n_workers
     wall = time.perf_counter() - t_start
     df = pd.DataFrame([rows[n] for n in names], columns=list(COLUMNS))
     for col in ("n_models", "n_scores", "divergences"):
