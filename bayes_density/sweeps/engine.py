@@ -229,7 +229,7 @@ def run_tasks(tasks: Sequence[Task], data, out_dir: str | Path, *, scheduler=LOC
                    disable=not progress, dynamic_ncols=True)
         with open_client(scheduler, local_n, retries) as client:
             n_workers = len(client.scheduler_info().get("workers", {}))
-            data_f = client.scatter(data, broadcast=True, hash=False)
+            [data_f] = client.scatter([data], broadcast=True, hash=False)  # (a dict alone would scatter per key)
             token = uuid.uuid4().hex[:8]
             futures = {}
             started = {}

@@ -224,7 +224,8 @@ def run_multiverse(data, specs: Sequence[ModelSpec], *, draws: int = DEFAULT_DRA
     selection + compile + sampling + summaries), ``error`` (empty when the fit
     ran; otherwise why not, e.g. too few models), the sampler settings
     ``chains, draws, tune, seed`` and ``run_file`` (empty unless saved).
-    ``df.attrs`` holds ``wall_s`` (total wall time), ``workers``, ``prob`` and
+    ``df.attrs`` holds ``wall_s`` (total wall time), ``workers``, ``computed``
+    and ``skipped`` (fits run now, and found done in ``out_dir``), ``prob`` and
     the sampler settings.
     """
     from ..data.io import DensityData, load_data
@@ -289,7 +290,8 @@ def run_multiverse(data, specs: Sequence[ModelSpec], *, draws: int = DEFAULT_DRA
         df[col] = df[col].astype("Int64")
     for col in ("error", "run_file"):
         df[col] = df[col].fillna("").astype(str)
-    df.attrs.update(wall_s=float(wall), workers=n_workers, prob=prob, draws=int(draws), tune=int(tune),
+    df.attrs.update(wall_s=float(wall), workers=n_workers, computed=result.computed, skipped=result.skipped,
+                    prob=prob, draws=int(draws), tune=int(tune),
                     chains=int(chains), seed=seed)
     return df
 
