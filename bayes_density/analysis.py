@@ -9,17 +9,49 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import xarray as xr
 
+from .constants import DEFAULT_PROB
 from .data.io import DensityData, load_data
+from .errors import InputError, SelectionError
 from .inference import fit
 from .model.design import ModelInputs, prepare
 from .model.spec import ModelSpec, load_spec
 from .posterior import summaries
 from .posterior.baseline import attach_baseline  # noqa: F401  (its old home)
+
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+#: a trend needs at least this many fitted models, released on at least this many distinct dates
+MIN_TREND_MODELS, MIN_TREND_DATES = 3, 2
+
+
+def check_until(value, name: str = "until") -> pd.Timestamp:
+    """``value`` as a date if it is one written YYYY-MM-DD; else an InputError naming ``name``."""
+    text = str(value).strip()
+    ts = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce") if _ISO_DATE.fullmatch(text) else pd.NaT
+    if pd.isna(ts):
+        raise InputError(f"{name} {value!r} is not a date; write it as YYYY-MM-DD, e.g. 2024-06-30")
+    return ts
+
+
+def check_trend_data(inputs: ModelInputs, until: str | None = None) -> None:
+    """A trend over time needs models at different dates: >= 3 models on >= 2 distinct release dates."""
+    dates = sorted({pd.Timestamp(d).date() for d in
+                    (inputs.release_dates.get(m) for m in inputs.models) if d is not None and not pd.isna(d)})
+    n_dates = len(dates) if dates else len(np.unique(np.asarray(inputs.t)))
+    if inputs.n_models < MIN_TREND_MODELS or n_dates < MIN_TREND_DATES:
+        on = f" ({', '.join(map(str, dates[:3]))}{', ...' if len(dates) > 3 else ''})" if dates else ""
+        raise SelectionError(
+            (f"until {until}: " if until else "")
+            + f"the selection leaves {inputs.n_models} models on {n_dates} distinct release date(s){on}; "
+            f"a trend over time needs at least {MIN_TREND_MODELS} models on at least {MIN_TREND_DATES} dates"
+            + (": choose a later date" if until else ": add models released on other dates"))
 
 
 class DensityAnalysis:
@@ -34,9 +66,13 @@ class DensityAnalysis:
                  until: str | None = None):
         self.spec = spec if isinstance(spec, ModelSpec) else load_spec(spec)
         self.data = data if isinstance(data, DensityData) else load_data(data)
+        if self.data.borrowed and self.spec.reference in self.data.reference_sets:
+            self.data = self.data.for_reference(self.spec.reference)  # only this family's borrowed models
         if until is not None:
-            self.spec = self.spec.replace(until=until)
+            check_until(until, "until")
+            self.spec = self.spec.replace(until=str(until).strip())
         self.inputs: ModelInputs = prepare(self.data, self.spec)
+        check_trend_data(self.inputs, until)
         self.tree: xr.DataTree | None = None
 
     def fit(self, seed: int | None = None, draws: int | None = None, tune: int | None = None,
@@ -50,6 +86,9 @@ class DensityAnalysis:
         """
         from .inference import fast
 
+        for key, value in (("draws", draws), ("tune", tune), ("chains", chains)):
+            if value is not None and int(value) < 1:
+                raise InputError(f"{key} must be >= 1, got {value}")
         if sampler in fast.METHODS:
             n = (draws or self.spec.draws) * (chains or self.spec.chains)
             tree = fast.fit_fast(self.inputs, self.spec, sampler, seed=seed, draws=n, log_likelihood=True,
@@ -66,16 +105,16 @@ class DensityAnalysis:
             raise RuntimeError("call .fit() first")
         return self.tree
 
-    def trend(self, prob: float = 0.9) -> pd.DataFrame:
+    def trend(self, prob: float = DEFAULT_PROB) -> pd.DataFrame:
         return summaries.trend_table(self._need_fit(), prob)
 
-    def densities(self, prob: float = 0.9) -> pd.DataFrame:
+    def densities(self, prob: float = DEFAULT_PROB) -> pd.DataFrame:
         return summaries.density_table(self._need_fit(), prob)
 
     def diagnostics(self) -> dict:
         return summaries.diagnostics(self._need_fit())
 
-    def summary(self, prob: float = 0.9) -> dict:
+    def summary(self, prob: float = DEFAULT_PROB) -> dict:
         return summaries.summary_dict(self._need_fit(), prob)
 
     def save(self, path: str | Path) -> Path:

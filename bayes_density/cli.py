@@ -19,6 +19,10 @@ from .constants import DEFAULT_PROB
 from .errors import DataError, InputError
 
 EXIT_INPUT = 2
+PROB_HELP = f"mass of the central posterior intervals (default {DEFAULT_PROB:g}: 90%% intervals)"
+JSON_HELP = "print JSON (full precision) instead of text"
+P_ABOVE = ("P(above trend): the posterior probability that the model's density lies above the fitted trend "
+           "line at its release date (near 1: denser than the trend expects for its date; near 0: below it)")
 
 
 def _json(obj) -> str:
@@ -41,11 +45,30 @@ def _json(obj) -> str:
     return json.dumps(clean(obj), indent=2, default=default)
 
 
+def _check_counts(args, keys=("draws", "tune", "chains")) -> None:
+    """Sampler settings given on the command line must be >= 1 (a run with 0 draws is no run)."""
+    for key in keys:
+        value = getattr(args, key, None)
+        if value is not None and value < 1:
+            raise InputError(f"--{key} must be >= 1, got {value}")
+    seed = getattr(args, "seed", None)
+    if seed is not None and seed < 0:
+        raise InputError(f"--seed must be >= 0, got {seed}")
+
+
+def _check_prob(prob: float) -> None:
+    if not 0 < prob < 1:
+        raise InputError(f"--prob must lie strictly between 0 and 1, got {prob:g}")
+
+
 def cmd_fit(args) -> int:
-    from .analysis import DensityAnalysis
+    from .analysis import DensityAnalysis, check_until
     from .inference.diagnostics import convergence_problems, diagnostics
     from .present.text import format_fit
 
+    _check_counts(args)
+    if args.until is not None:
+        check_until(args.until, "--until")
     a = DensityAnalysis(args.data, args.spec, until=args.until)
     print(f"fitting spec {a.spec.name!r} ({a.spec.source}): {a.inputs.n_models} models, "
           f"{len(a.inputs.references)} reference models, {a.inputs.n_obs} scores, "
@@ -66,6 +89,7 @@ def cmd_summary(args) -> int:
     from .posterior.summaries import summary_dict
     from .present.text import format_summary
 
+    _check_prob(args.prob)
     tree = load(args.run)
     d = summary_dict(tree, prob=args.prob)
     print(_json(d) if args.json else format_summary(d, args.run, args.prob))
@@ -84,6 +108,11 @@ def cmd_density(args) -> int:
     missing = sorted(set(scores["model"]) - set(models["name"]))
     if missing:
         raise InputError(f"{args.scores}: models {missing} are not in {args.models}")
+    fitted = [str(b) for b in tree.constant_data["benchmark"].to_numpy().astype(str)]
+    for name in models["name"]:
+        if not scores[(scores["model"] == name) & scores["benchmark"].isin(fitted)].shape[0]:
+            raise InputError(f"{args.scores}: model {name!r} has no scores on the run's benchmarks "
+                             f"({', '.join(fitted)}), so it cannot be placed")
     df = place_models(tree, models, scores, seed=args.seed)
     print(placement_json(df) if args.json else format_density(df))
     return 0
@@ -112,7 +141,14 @@ def cmd_project(args) -> int:
     from .posterior.projection import project
     from .present.text import format_projection
 
-    d = project(load(args.run), size=args.size, target=args.target, by=args.by, prob=args.prob)
+    _check_prob(args.prob)
+    tree = load(args.run)
+    targets = None
+    if args.targets is not None:
+        from .posterior.projection import read_targets
+
+        targets = read_targets(args.targets)
+    d = project(tree, size=args.size, target=args.target, by=args.by, prob=args.prob, targets=targets)
     print(_json(d) if args.json else format_projection(d))
     return 0
 
@@ -204,8 +240,10 @@ def cmd_multiverse(args) -> int:
     print(f"multiverse of spec {base.name!r} ({base.source}): {len(specs)} fits = "
           f"{len(specs) // len(refs)} subsets of {', '.join(benches)} x reference {', '.join(refs)}; "
           f"{args.chains} chains x {args.draws} draws (+{args.tune} tune), seed {seed}", file=sys.stderr)
+    parts = Path(args.parts) if args.parts else out.with_suffix(".parts")
     df = run_multiverse(data, specs, draws=args.draws, tune=args.tune, chains=args.chains, seed=seed,
-                        workers=args.workers, runs_dir=args.runs, progress=not args.no_progress)
+                        workers=args.workers, runs_dir=args.runs, progress=not args.no_progress,
+                        scheduler=args.scheduler, out_dir=parts)
     path = write_table(df, args.out)
     wall, workers = df.attrs["wall_s"], df.attrs["workers"]
     curve = sort_curve(df)
@@ -219,6 +257,54 @@ def cmd_multiverse(args) -> int:
         print(format_multiverse(df, curve, path))
     for line in multiverse_warnings(df):
         print(line, file=sys.stderr)
+    return 0
+
+
+def _sweep_args(p, parts_default: str) -> None:
+    """--scheduler and --parts of every sweep (multiverse, backtest, compare --kfold)."""
+    p.add_argument("--scheduler", default="local", metavar="local|tcp://HOST:PORT",
+                   help="'local' (default: a Dask LocalCluster, one single-threaded worker per core, --workers "
+                        "sets how many) or the address of a running Dask scheduler")
+    p.add_argument("--parts", default=None, metavar="DIR",
+                   help=f"folder of per-fit results, written as each fit finishes (default {parts_default}); "
+                        "rerun with the same folder to fit only what is missing")
+
+
+def cmd_backtest(args) -> int:
+    from .data.io import load_data
+    from .model.spec import load_spec
+    from .present.text import format_backtest
+    from .sweeps.backtest import run_backtest, write_table
+
+    for key in ("draws", "tune", "chains", "workers"):
+        value = getattr(args, key)
+        if value is not None and value < 1:
+            raise InputError(f"--{key} must be >= 1, got {value}")
+    specs = [load_spec(s) for s in (args.spec or ["default"])]
+    cutoffs = _split_list(args.cutoffs, "cutoffs")
+    data = load_data(args.data)
+    parts = Path(args.parts) if args.parts else (
+        Path(args.out).with_suffix(".parts") if args.out else Path("runs") / "backtest.parts")
+    print(f"backtest of {', '.join(s.name for s in specs)} at cutoffs {', '.join(cutoffs)}: "
+          f"{len(specs) * len(cutoffs)} fits, {args.chains} chains x {args.draws} draws (+{args.tune} tune); "
+          f"results in {parts}", file=sys.stderr)
+    table, per_model = run_backtest(data, specs, cutoffs, draws=args.draws, tune=args.tune, chains=args.chains,
+                                    seed=args.seed, prior=args.prior, scheduler=args.scheduler,
+                                    workers=args.workers, out_dir=parts, progress=not args.no_progress)
+    if args.out:
+        write_table(table, args.out)
+        if len(per_model):
+            write_table(per_model, Path(args.out).with_suffix(".models.csv"))
+    if args.json:
+        keys = ("spec", "cutoff", "n_later", "coverage_50", "coverage_90", "share_above_p95", "crps")
+        base = ("baseline_n", "baseline_coverage_50", "baseline_coverage_90", "baseline_share_above",
+                "baseline_crps")
+        rows = [{k: r[k] for k in keys + base + ("n_fit", "rhat_max", "divergences", "error")}
+                for r in table.to_dict(orient="records")]
+        print(_json({"rows": rows, "draws": args.draws, "tune": args.tune, "chains": args.chains,
+                     "prior": args.prior, "wall_s": table.attrs["wall_s"], "workers": table.attrs["workers"]}))
+    else:
+        print(format_backtest(table))
     return 0
 
 
@@ -241,7 +327,11 @@ def cmd_specs(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="bayes-density", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(
+        prog="bayes-density",
+        description="Bayesian analysis of LLM capability density (the Densing Law): fit, summarise, place new "
+                    "models, project, check and report.",
+        epilog="Bad input prints one 'error:' line and exits 2; nothing is written. " + P_ABOVE + " (density).")
     sub = p.add_subparsers(dest="command", required=True)
 
     f = sub.add_parser("fit", help="fit an analysis spec to the data and write the run (NetCDF)")
@@ -249,55 +339,63 @@ def build_parser() -> argparse.ArgumentParser:
                    help="analysis spec: a name from 'bayes-density specs' or a path to a TOML file (--model: old name)")
     f.add_argument("--data", default=None, help="folder with your CSVs (default: the shipped data)")
     f.add_argument("--until", default=None, help="use only models released on or before this date (YYYY-MM-DD)")
-    f.add_argument("--seed", type=int, default=None)
-    f.add_argument("--draws", type=int, default=None)
-    f.add_argument("--tune", type=int, default=None)
-    f.add_argument("--chains", type=int, default=None)
+    f.add_argument("--seed", type=int, default=None, help="random seed, >= 0 (default: the spec's [sampler] seed, 1)")
+    f.add_argument("--draws", type=int, default=None,
+                   help="posterior draws per chain, >= 1 (default: the spec's [sampler] draws, 1000)")
+    f.add_argument("--tune", type=int, default=None,
+                   help="tuning steps per chain, >= 1 (default: the spec's [sampler] tune, 1000)")
+    f.add_argument("--chains", type=int, default=None, help="chains, >= 1 (default: the spec's [sampler] chains, 4)")
     f.add_argument("--sampler", choices=("nutpie", "pymc", "advi", "pathfinder"), default="nutpie",
                    help="NUTS (nutpie, default; or PyMC's own), or a fast approximation for large data sets "
                         "(advi, pathfinder: not a posterior sample; confirm with NUTS)")
-    f.add_argument("--no-progress", action="store_true")
+    f.add_argument("--no-progress", action="store_true", help="no progress bar")
     f.add_argument("--out", default="runs/default.nc", help="run file to write (default runs/default.nc)")
     f.set_defaults(func=cmd_fit)
 
     s = sub.add_parser("summary", help="doubling time, slope, diagnostics, top-density models")
-    s.add_argument("run")
-    s.add_argument("--prob", type=float, default=DEFAULT_PROB)
-    s.add_argument("--json", action="store_true")
+    s.add_argument("run", help="run file written by 'bayes-density fit'")
+    s.add_argument("--prob", type=float, default=DEFAULT_PROB, help=PROB_HELP)
+    s.add_argument("--json", action="store_true", help=JSON_HELP)
     s.set_defaults(func=cmd_summary)
 
-    d = sub.add_parser("density", help="place new models on the fitted density scale (no refit)")
-    d.add_argument("run")
+    d = sub.add_parser("density", help="place new models on the fitted density scale (no refit)",
+                       description="Place new models on the fitted density scale without refitting. " + P_ABOVE + ".")
+    d.add_argument("run", help="run file written by 'bayes-density fit'")
     d.add_argument("--models", required=True, help="CSV in the models.csv schema")
     d.add_argument("--scores", required=True, help="CSV in the scores.csv schema")
-    d.add_argument("--seed", type=int, default=0)
-    d.add_argument("--json", action="store_true")
+    d.add_argument("--seed", type=int, default=0, help="seed for drawing the placements (default 0)")
+    d.add_argument("--json", action="store_true", help=JSON_HELP)
     d.set_defaults(func=cmd_density)
 
     c = sub.add_parser("compare", help="PSIS-LOO (and optionally leave-future-out) comparison of runs")
-    c.add_argument("runs", nargs="+")
-    c.add_argument("--lfo", type=int, default=0, metavar="BLOCKS", help="also refit for leave-future-out")
-    c.add_argument("--json", action="store_true")
+    c.add_argument("runs", nargs="+", help="run files written by 'bayes-density fit'")
+    c.add_argument("--lfo", type=int, default=0, metavar="BLOCKS",
+                   help="also refit for leave-future-out over BLOCKS blocks of later models (default 0: off)")
+    c.add_argument("--json", action="store_true", help=JSON_HELP)
     c.set_defaults(func=cmd_compare)
 
     pr = sub.add_parser("project", help="when does a model of SIZE reach TARGET's level?")
-    pr.add_argument("run")
+    pr.add_argument("run", help="run file written by 'bayes-density fit'")
     pr.add_argument("--size", type=float, default=8e9, help="parameters (default 8e9)")
-    pr.add_argument("--target", default="GPT-4")
-    pr.add_argument("--by", default="2025-12-31", help="report P(reached by this date)")
-    pr.add_argument("--prob", type=float, default=DEFAULT_PROB)
-    pr.add_argument("--json", action="store_true")
+    pr.add_argument("--target", default="GPT-4",
+                    help="a closed model from targets.csv (default GPT-4; e.g. GPT-3.5): fitted with the run if "
+                         "its spec named it, else placed against the run's posterior from its reported scores")
+    pr.add_argument("--targets", default=None, metavar="FILE",
+                    help="your own targets table (targets.csv schema) to place --target from (default: the shipped one)")
+    pr.add_argument("--by", default="2025-12-31", help="report P(reached by this date) (default 2025-12-31)")
+    pr.add_argument("--prob", type=float, default=DEFAULT_PROB, help=PROB_HELP)
+    pr.add_argument("--json", action="store_true", help=JSON_HELP)
     pr.set_defaults(func=cmd_project)
 
     ch = sub.add_parser("check", help="posterior predictive checks, LOO-PIT, Pareto-k, diagnostics")
-    ch.add_argument("run")
-    ch.add_argument("--figures", default=None, help="folder for PNG figures")
-    ch.add_argument("--json", action="store_true")
+    ch.add_argument("run", help="run file written by 'bayes-density fit'")
+    ch.add_argument("--figures", default=None, help="folder for PNG figures (default: none)")
+    ch.add_argument("--json", action="store_true", help=JSON_HELP)
     ch.set_defaults(func=cmd_check)
 
     r = sub.add_parser("report", help="self-contained HTML report of one or more runs")
-    r.add_argument("runs", nargs="+")
-    r.add_argument("--out", default="report.html")
+    r.add_argument("runs", nargs="+", help="run files written by 'bayes-density fit' (the first is the primary)")
+    r.add_argument("--out", default="report.html", help="HTML file to write (default report.html)")
     r.add_argument("--size", type=float, default=8e9, help="size for the projection fan chart (parameters)")
     r.add_argument("--multiverse", default=None, metavar="TABLE.csv",
                    help="add a Multiverse section: the table 'bayes-density multiverse' wrote")
@@ -323,13 +421,37 @@ def build_parser() -> argparse.ArgumentParser:
                     help="also save every fit's run file (NetCDF) in DIR, e.g. DIR/MMLU+BBH__llama.nc")
     mv.add_argument("--no-progress", action="store_true", help="no line per finished fit on stderr")
     mv.add_argument("--out", required=True, help="CSV table to write (one row per spec)")
-    mv.add_argument("--json", action="store_true")
+    _sweep_args(mv, "TABLE.parts")
+    mv.add_argument("--json", action="store_true", help=JSON_HELP)
     mv.set_defaults(func=cmd_multiverse)
 
     da = sub.add_parser("data", help="coverage summary of the data (shipped or --data DIR)")
-    da.add_argument("--data", default=None)
-    da.add_argument("--json", action="store_true")
+    da.add_argument("--data", default=None, help="folder with your CSVs (default: the shipped data)")
+    da.add_argument("--json", action="store_true", help=JSON_HELP)
     da.set_defaults(func=cmd_data)
+
+    from .sweeps.backtest import DEFAULT_CUTOFFS
+
+    bt = sub.add_parser("backtest", help="fit up to each cutoff; check the forecasts of the models released after")
+    bt.add_argument("--spec", action="append", default=None,
+                    help="spec name or TOML path (repeat for several; default: default)")
+    bt.add_argument("--cutoffs", default=",".join(DEFAULT_CUTOFFS),
+                    help=f"comma-separated dates (default {','.join(DEFAULT_CUTOFFS)})")
+    bt.add_argument("--data", default=None, help="folder with your CSVs (default: the shipped data)")
+    bt.add_argument("--draws", type=int, default=500, help="per chain (default 500)")
+    bt.add_argument("--tune", type=int, default=500, help="per chain (default 500)")
+    bt.add_argument("--chains", type=int, default=4, help="default 4")
+    bt.add_argument("--seed", type=int, default=None, help="(default: each spec's)")
+    bt.add_argument("--prior", choices=("flat", "trend"), default="flat",
+                    help="prior on a later model's density when placing it from its scores (default flat: "
+                         "its scores only, not the forecast)")
+    bt.add_argument("--workers", type=int, default=None, help="local workers (default: one per CPU)")
+    bt.add_argument("--out", default=None, metavar="TABLE.csv",
+                    help="write the table (and TABLE.models.csv: one row per later model)")
+    bt.add_argument("--no-progress", action="store_true")
+    bt.add_argument("--json", action="store_true")
+    _sweep_args(bt, "TABLE.parts, or runs/backtest.parts")
+    bt.set_defaults(func=cmd_backtest)
 
     sp = sub.add_parser("specs", help="list the shipped analysis specs")
     sp.set_defaults(func=cmd_specs)

@@ -179,3 +179,101 @@ def test_spec_flag_and_model_alias(capsys):
     for flag in ("--spec", "--model"):
         assert main(["fit", flag, "no_such_spec", "--out", "/tmp/x.nc"]) == 2
         assert "shipped specs" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- issue 15: one error line, exit 2, nothing written
+
+
+def _one_error_line(capsys) -> str:
+    cap = capsys.readouterr()
+    lines = [ln for ln in cap.err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), cap.err
+    assert "Traceback" not in cap.err and "np.str_" not in cap.err
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def bad_runs(tmp_path_factory):
+    import xarray as xr
+
+    d = tmp_path_factory.mktemp("badruns")
+    text = d / "notes.nc"
+    text.write_text("not a run\n")
+    other = d / "other.nc"
+    xr.DataTree(xr.Dataset({"x": ("i", [1.0, 2.0])})).to_netcdf(other, engine="h5netcdf")
+    return {"text": text, "netcdf": other, "missing": d / "absent.nc"}
+
+
+@pytest.mark.parametrize("kind", ["text", "netcdf", "missing"])
+@pytest.mark.parametrize("command", ["summary", "check", "project", "report", "density", "compare"])
+def test_every_command_rejects_a_bad_run_file(command, kind, bad_runs, sim_dir, tmp_path, capsys):
+    path = str(bad_runs[kind])
+    out = tmp_path / "out.html"
+    argv = {"summary": ["summary", path], "check": ["check", path, "--figures", str(tmp_path / "figs")],
+            "project": ["project", path, "--target", "SimTarget-0"],
+            "report": ["report", path, "--out", str(out)],
+            "density": ["density", path, "--models", str(sim_dir / "data" / "models.csv"),
+                        "--scores", str(sim_dir / "data" / "scores.csv")],
+            "compare": ["compare", path, path]}[command]
+    capsys.readouterr()
+    assert main(argv) == 2
+    line = _one_error_line(capsys)
+    assert path in line
+    assert not out.exists() and not (tmp_path / "figs").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("flags, fragment", [
+    (["--chains", "0"], "--chains must be >= 1"),
+    (["--draws", "0"], "--draws must be >= 1"),
+    (["--tune", "0"], "--tune must be >= 1"),
+    (["--seed", "-1"], "--seed must be >= 0"),
+    (["--until", "not-a-date"], "--until 'not-a-date' is not a date"),
+    (["--until", "2024/01/01"], "--until '2024/01/01' is not a date"),
+    (["--until", "2019-06-01"], "distinct release date"),
+])
+def test_bad_sampler_settings_and_until(flags, fragment, tmp_path, capsys):
+    """On the shipped data: each bad setting is one error line naming it, exit 2, no run written."""
+    out = tmp_path / "run.nc"
+    capsys.readouterr()
+    assert main(["fit", *flags, "--out", str(out), "--no-progress"]) == 2
+    line = _one_error_line(capsys)
+    assert fragment in line, line
+    assert "default.toml" not in line
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_run_without_draws_is_not_a_run(runs, tmp_path, capsys):
+    from bayes_density.inference.run import Run
+
+    tree = Run.load(runs["linear"]).tree.copy(deep=True)
+    tree["posterior"] = tree.posterior.to_dataset().isel(draw=slice(0, 0))
+    path = tmp_path / "empty.nc"
+    tree.to_netcdf(path, engine="h5netcdf")
+    capsys.readouterr()
+    assert main(["summary", str(path)]) == 2
+    assert "no posterior draws" in _one_error_line(capsys)
+
+
+def test_project_a_target_the_spec_did_not_name(runs, sim_dir, tmp_path, capsys):
+    """A target placed against the posterior (no refit) agrees with the same target fitted jointly."""
+    targets = pd.read_csv(sim_dir / "data" / "targets.csv")
+    mine = targets[targets["target"] == "SimTarget-0"].assign(target="My-Closed-Model")
+    path = tmp_path / "my_targets.csv"
+    mine.to_csv(path, index=False)
+    capsys.readouterr()
+    assert main(["project", str(runs["linear"]), "--target", "My-Closed-Model", "--targets", str(path),
+                 "--json"]) == 0
+    placed = json.loads(capsys.readouterr().out)
+    assert placed["placed"] is True and placed["target"] == "My-Closed-Model"
+    assert main(["project", str(runs["linear"]), "--target", "SimTarget-0", "--json"]) == 0
+    fitted = json.loads(capsys.readouterr().out)
+    assert fitted["placed"] is False
+    # the placement ignores only the target's feedback on the shared parameters
+    ratio = np.log(placed["target_neff"]["median"] / fitted["target_neff"]["median"])
+    width = np.log(fitted["target_neff"]["hi"] / fitted["target_neff"]["lo"])
+    assert abs(ratio) < 0.25 * width, (placed["target_neff"], fitted["target_neff"])
+    assert main(["project", str(runs["linear"]), "--target", "My-Closed-Model", "--targets", str(path)]) == 0
+    assert "projected date" in capsys.readouterr().out
+    assert main(["project", str(runs["linear"]), "--target", "Nobody", "--targets", str(path)]) == 2
+    assert "unknown target 'Nobody'" in _one_error_line(capsys)

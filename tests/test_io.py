@@ -290,7 +290,8 @@ def test_user_dir_falls_back_to_shipped_tables(tmp_path, fixture_as_shipped):
     assert list(data.reference_models("toy")["model"]) == ["Toy-1B", "Toy-3B"]
 
 
-def test_user_dir_without_reference_models_drops_shipped_set(tmp_path, fixture_as_shipped):
+def test_user_dir_without_reference_models_borrows_them(tmp_path, fixture_as_shipped):
+    """The README's promise: reference models a user's folder lacks come from the shipped data."""
     user = tmp_path / "mine"
     user.mkdir()
     header, rows = read_csv_rows(FIXTURE / "models.csv")
@@ -298,10 +299,14 @@ def test_user_dir_without_reference_models_drops_shipped_set(tmp_path, fixture_a
     header, rows = read_csv_rows(FIXTURE / "scores.csv")
     write_csv_rows(user / "scores.csv", header, [r for r in rows if r[0] != "Toy-3B"])
     data = load_data(user)
-    assert data.reference_sets == ["toy-small"]
-    assert any("reference set 'toy'" in n and "left out" in n for n in data.notes)
-    with pytest.raises(DataError, match="reference set 'toy' from .* was left out"):
-        data.reference_models("toy")
+    assert data.reference_sets == ["toy", "toy-small"]
+    assert data.borrowed == ("Toy-3B",)
+    assert any("Toy-3B" in n and "shipped data" in n for n in data.notes)
+    assert list(data.reference_models("toy")["model"]) == ["Toy-1B", "Toy-3B"]
+    assert (data.scores["model"] == "Toy-3B").sum() == sum(r[0] == "Toy-3B" for r in rows)
+    # for another reference set, the borrowed model is left out again
+    small = data.for_reference("toy-small")
+    assert "Toy-3B" not in set(small.models["name"]) and "Toy-3B" not in set(small.scores["model"])
 
 
 def test_user_dir_needs_models_and_scores(tmp_path, fixture_as_shipped):

@@ -55,6 +55,23 @@ class DensityData:
     sources: dict[str, str] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
     _lines: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    #: reference models taken from the shipped data because the user's models.csv lacks them
+    borrowed: tuple[str, ...] = ()
+
+    def for_reference(self, set_name: str) -> "DensityData":
+        """The data an analysis with reference set ``set_name`` uses: borrowed reference models of
+        other sets (and their scores) are left out, so they do not join the user's fitted models."""
+        keep_set = set(self.references.loc[self.references["set"] == set_name, "model"])
+        drop = [m for m in self.borrowed if m not in keep_set]
+        if not drop:
+            return self
+        import dataclasses
+
+        return dataclasses.replace(
+            self, models=self.models[~self.models["name"].isin(drop)].reset_index(drop=True),
+            scores=self.scores[~self.scores["model"].isin(drop)].reset_index(drop=True),
+            references=self.references[self.references["set"] == set_name].reset_index(drop=True),
+            _lines={}, borrowed=tuple(m for m in self.borrowed if m in keep_set))
 
     @property
     def model_names(self) -> list[str]:
@@ -321,6 +338,38 @@ def _check_links(tables, sources, lines, origin=None):
     return notes
 
 
+def _add_shipped_references(tables, sources, lines, origin, shipped: Path) -> list[str]:
+    """Where the models are the user's, the reference models they lack come from the shipped data.
+
+    A reference family pins the density scale; a user's folder with only their own models
+    still needs it. Every model named in the references table that the user's models.csv
+    lacks but the shipped models.csv has is added with its shipped row, and (where the scores
+    are the user's too) its shipped scores on the benchmarks in use. A user's own row for a
+    reference model, or their own scores of one, override the shipped ones. Returns the names added.
+    """
+    if origin.get("models") != "user" or not len(tables["references"]):
+        return []
+    have = set(tables["models"]["name"])
+    wanted = [m for m in dict.fromkeys(tables["references"]["model"]) if m not in have]
+    if not wanted or not (shipped / TABLES["models"].filename).is_file():
+        return []
+    ship_models, ship_lines = _read(shipped / TABLES["models"].filename, TABLES["models"])
+    add = ship_models["name"].isin(wanted).to_numpy()
+    if not add.any():
+        return []
+    added = list(ship_models.loc[add, "name"])
+    tables["models"] = pd.concat([tables["models"], ship_models[add]], ignore_index=True)
+    lines["models"] = np.concatenate([lines["models"], ship_lines[add]])
+    if origin.get("scores") == "user" and (shipped / TABLES["scores"].filename).is_file():
+        ship_scores, score_lines = _read(shipped / TABLES["scores"].filename, TABLES["scores"])
+        own = set(tables["scores"]["model"])
+        keep = (ship_scores["model"].isin(added) & ~ship_scores["model"].isin(own)
+                & ship_scores["benchmark"].isin(set(tables["benchmarks"]["name"]))).to_numpy()
+        tables["scores"] = pd.concat([tables["scores"], ship_scores[keep]], ignore_index=True)
+        lines["scores"] = np.concatenate([lines["scores"], score_lines[keep]])
+    return added
+
+
 def check_links(data: DensityData) -> None:
     """Check the links between the tables of ``data`` (e.g. after adding rows):
     every score's model and benchmark exist, every target's benchmark exists,
@@ -369,5 +418,9 @@ def load_data(data_dir=None, **overrides) -> DensityData:
             continue
         tables[name], lines[name] = _read(path, table)
         sources[name] = str(path)
+    borrowed = _add_shipped_references(tables, sources, lines, origin, shipped)
+    if borrowed:
+        notes.append(f"reference models {', '.join(borrowed)} (and their scores) come from the shipped data in "
+                     f"{shipped}: {sources['models']} does not list them")
     notes += _check_links(tables, sources, lines, origin)
-    return DensityData(**tables, sources=sources, notes=tuple(notes), _lines=lines)
+    return DensityData(**tables, sources=sources, notes=tuple(notes), _lines=lines, borrowed=tuple(borrowed))

@@ -85,6 +85,10 @@ class Run:
         if missing:
             raise RunFileError(path, f"a NetCDF file but not a bayes-density run (missing {', '.join(missing)}); "
                                      "write one with 'bayes-density fit --out RUN.nc'")
+        sizes = tree["posterior"].sizes
+        if not sizes.get("chain", 0) or not sizes.get("draw", 0) or not tree["posterior"].data_vars:
+            raise RunFileError(path, f"a run with no posterior draws ({sizes.get('chain', 0)} chains x "
+                                     f"{sizes.get('draw', 0)} draws); refit with --draws >= 1 and --chains >= 1")
         return cls(tree, path)
 
     def save(self, path: str | Path) -> Path:

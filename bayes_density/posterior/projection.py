@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from ..constants import DEFAULT_PROB
 from ..errors import InputError
 from ..inference.run import Run, spec_of
 from .trend_draws import trend_draws
@@ -61,14 +62,89 @@ def _targets_in_run(tree: xr.DataTree) -> list[str]:
     return list(json.loads(tree.attrs.get("targets", "[]")))
 
 
-def target_log_neff(tree: xr.DataTree, target: str) -> np.ndarray:
-    """Posterior draws of the target's log effective size (natural log of parameters).
+#: log effective size grid for placing a target (nats of parameters): step 0.02
+X_STEP = 0.02
 
-    Raises ValueError naming the targets available in the run, or saying why
-    ``target`` is missing (no reported scores on the fitted benchmarks).
+
+def read_targets(path=None) -> pd.DataFrame:
+    """The targets table: ``path`` (a CSV in the targets.csv schema) or the shipped targets.csv."""
+    from ..data.io import read_table
+    from ..data.resources import shipped_data_dir
+
+    return read_table(shipped_data_dir() / "targets.csv" if path is None else path, "targets")
+
+
+def place_target(tree: xr.DataTree, target: str, targets: pd.DataFrame | None = None, seed: int = 0) -> np.ndarray:
+    """Draws of a target's log effective size under the run's posterior, without refitting.
+
+    As :func:`bayes_density.posterior.placement.place_models` places models: per posterior draw,
+    the target's x = log N_eff gets the prior of ``target_log_neff`` (it has no size and no date,
+    so no trend prior) times the likelihood of its reported scores on the run's benchmarks
+    under that draw's link (``_Link._loglik`` at the loss-axis position z = zeta(x)); x is drawn
+    from that one-dimensional posterior on a grid. Scores without a source kind count as
+    'developer' reports; scores in a modelled domain integrate the domain deviation out
+    (mean 0: a target has no date for a domain trend).
+    """
+    from scipy import stats as _stats
+
+    from ..model.joint import zeta
+    from ..model.priors import prior
+    from . import placement
+
+    targets = read_targets() if targets is None else targets
+    link = placement._Link(tree)
+    rows = targets[targets["target"] == target]
+    if rows.empty:
+        known = ", ".join(sorted(dict.fromkeys(map(str, targets["target"])))) or "none"
+        raise InputError(f"unknown target {target!r}; targets with reported scores: {known}")
+    rows = rows[rows["benchmark"].isin(link.benchmarks)]
+    if rows.empty:
+        have = ", ".join(sorted(dict.fromkeys(map(str, targets.loc[targets["target"] == target, "benchmark"]))))
+        raise InputError(f"target {target!r} has no reported scores on this run's benchmarks "
+                         f"({', '.join(link.benchmarks)}); it has scores on: {have}")
+    family, (mu, sd) = prior("target_log_neff", Run.of(tree).spec.priors)
+    grid = np.arange(mu - 6 * sd, mu + 6 * sd + X_STEP / 2, X_STEP)
+    logp = np.broadcast_to(_stats.norm.logpdf(grid, mu, sd), (link.mu.shape[0], grid.size)).copy()
+    z = zeta(grid[None, :], link.alpha, link.x_a, xp=np)
+    kinds = rows["source_kind"] if "source_kind" in rows else pd.Series([None] * len(rows), index=rows.index)
+    by_domain: dict[int, list] = {}
+    for (_, r), kind in zip(rows.iterrows(), kinds):
+        b = link.benchmarks.index(r["benchmark"])
+        n = int(link.n_items[b])
+        k = int(np.clip(round(float(r["score"]) * n), 0, n))
+        ki = link.kind_index(kind if isinstance(kind, str) and kind else "developer")
+        d = int(link.domain[b]) if link.domain_sigma is not None else -1
+        if d < 0:
+            logp += link._loglik(z, b, k, n, ki)
+        else:
+            by_domain.setdefault(d, []).append((b, k, n, ki))
+    for d, obs in by_domain.items():
+        total = None
+        for node, logw in zip(placement._GH_NODES, placement._GH_LOGW):
+            dev = (link.domain_sigma[:, d] * node).reshape(-1, 1)
+            part = logw + sum(link._loglik(z + dev, b, k, n, ki) for b, k, n, ki in obs)
+            total = part if total is None else np.logaddexp(total, part)
+        logp += total
+    logp -= logp.max(axis=1, keepdims=True)
+    w = np.exp(logp)
+    cdf = np.cumsum(w / w.sum(axis=1, keepdims=True), axis=1)
+    rng = np.random.default_rng(seed)
+    idx = np.minimum((cdf < rng.random((len(w), 1))).sum(axis=1), grid.size - 1)
+    return grid[idx] + rng.uniform(-X_STEP / 2, X_STEP / 2, idx.size)
+
+
+def target_log_neff(tree: xr.DataTree, target: str, targets: pd.DataFrame | None = None) -> np.ndarray:
+    """Draws of the target's log effective size (natural log of parameters).
+
+    A target fitted with the run (named in its spec, with scores on its benchmarks): its joint
+    posterior draws. Any other target of ``targets`` (default: the shipped targets.csv): placed
+    against the run's posterior without refitting (:func:`place_target`). ``targets`` given:
+    placed from that table even when the run fitted a target of the same name.
     """
     available = _targets_in_run(tree)
-    if target not in available:
+    if targets is not None or target not in available:
+        if "constant_data" in tree.children and "posterior" in tree.children and "link_mu" in tree.posterior:
+            return place_target(tree, target, targets)
         avail = ", ".join(available) if available else "none"
         try:
             spec = spec_of(tree)
@@ -277,18 +353,19 @@ def link_note(tree: xr.DataTree, target: str, x_target: np.ndarray) -> str | Non
 
 
 def project(tree: xr.DataTree, size: float = 8e9, target: str = "GPT-4", by: str = "2025-12-31",
-            prob: float = 0.9) -> dict:
+            prob: float = DEFAULT_PROB, targets: pd.DataFrame | None = None) -> dict:
     """When does a model of ``size`` parameters on the trend reach ``target``'s effective size?
 
     Returns ISO dates (median, equal-tailed ``prob`` interval, 50% interval),
     P(reached by ``by``), the share of draws where it never happens, the
     target's effective size (parameters) and, when that lies outside the
-    fitted models' range, a ``note``.
+    fitted models' range, a ``note``. ``placed``: True when the target was placed against the
+    posterior (:func:`place_target`), False when it was fitted with the run.
     """
     size = _check_size(size)
     prob = _check_prob(prob)
     by_ts = _parse_date(by, "by")
-    x_q = target_log_neff(tree, target)
+    x_q = target_log_neff(tree, target, targets)
     level = x_q - math.log(size)  # log density the trend must reach, per draw
     t = crossing_times(tree, level)
     q = _quantiles(t, [(1 - prob) / 2, 0.25, 0.5, 0.75, (1 + prob) / 2])
@@ -314,14 +391,16 @@ def project(tree: xr.DataTree, size: float = 8e9, target: str = "GPT-4", by: str
         "data_end": date_of(tree, last),
         "n_draws": int(t.size),
         "note": link_note(tree, target, x_q),
+        "placed": bool(targets is not None or target not in _targets_in_run(tree)),
     }
 
 
-def smallest_size(tree: xr.DataTree, target: str = "GPT-4", date: str = "2026-06-30", prob: float = 0.9) -> dict:
+def smallest_size(tree: xr.DataTree, target: str = "GPT-4", date: str = "2026-06-30", prob: float = DEFAULT_PROB,
+                  targets: pd.DataFrame | None = None) -> dict:
     """The size a model on the trend needs at ``date`` to match ``target``: S = exp(x_q - f(t)) per draw."""
     prob = _check_prob(prob)
     ts = _parse_date(date, "date")
-    x_q = target_log_neff(tree, target)
+    x_q = target_log_neff(tree, target, targets)
     f = trend_draws(tree, np.array([years_since_t0(tree, ts)]))[:, 0]
     log_size = x_q - f
     first, last = _data_span(tree)
