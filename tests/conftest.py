@@ -41,3 +41,22 @@ def simulated_fit(simulated):
     tree = sample(inputs, spec, progress=False)
     attach_baseline(tree, inputs)
     return tree
+
+
+@pytest.fixture(scope="session")
+def simulated_measurement():
+    """(inputs, truth, spec) for 60 simulated models with variants, source kinds and domains."""
+    from bayes_density.model.simulate import simulate, synthetic_inputs
+
+    spec = sim_spec(seed=12)
+    inputs, truth = simulate(synthetic_inputs(60, seed=6, second_source=0.5, measurement=True), spec, seed=6)
+    return inputs, truth, spec
+
+
+@pytest.fixture(scope="session")
+def simulated_measurement_fit(simulated_measurement):
+    """A nutpie fit of :func:`simulated_measurement` (2 chains x 500 draws)."""
+    from bayes_density.inference.fit import sample
+
+    inputs, truth, spec = simulated_measurement
+    return sample(inputs, spec, progress=False)

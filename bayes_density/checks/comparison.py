@@ -85,8 +85,8 @@ def lfo(tree: xr.DataTree, n_blocks: int = 4, min_share: float = 0.6, seed: int 
                      progress=progress, log_likelihood=False)
         link = _Link(fit)
         for i in block:
-            obs = [(b, k, nn) for u, b, k, nn in zip(inputs.obs_unit, inputs.obs_bench, inputs.obs_k, inputs.obs_n)
-                   if u == i]
+            obs = [(b, k, nn, kd) for u, b, k, nn, kd in zip(inputs.obs_unit, inputs.obs_bench, inputs.obs_k,
+                                                             inputs.obs_n, inputs.kind_of()) if u == i]
             rows.append({"block": bi, "model": inputs.models[i], "t": float(inputs.t[i]),
                          "elpd": log_predictive(link, float(inputs.log_params[i]), float(inputs.t[i]), obs)})
     return pd.DataFrame(rows)

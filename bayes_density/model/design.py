@@ -119,9 +119,10 @@ class ModelInputs:
         first = {f: b for b, f in reversed(list(enumerate(fam)))}
         return np.array([b for b, f in enumerate(fam) if first[f] != b], dtype=int)
 
-    def floor_index(self) -> np.ndarray:
-        """Benchmarks with a chance floor above 0 (multiple choice): their floors are learned."""
-        return np.flatnonzero(np.asarray(self.chance) > 0)
+    def floor_index(self, generated: bool = False) -> np.ndarray:
+        """Benchmarks with a nominal chance floor above 0 (multiple choice), or of 0 (generated)."""
+        chance = np.asarray(self.chance)
+        return np.flatnonzero(chance == 0 if generated else chance > 0)
 
     def domain_of(self) -> np.ndarray:
         """Per benchmark, the index of its modelled domain, -1 for general capability."""

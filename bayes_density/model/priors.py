@@ -70,6 +70,9 @@ PRIORS = MappingProxyType(
         # items): random guessing hits 1/k only on average; answer-position bias and options
         # shown vs scored move it by about a point (BBH-MC: 0.2885 scored vs 0.2990 shown).
         "floor_shift": ("normal", (0.0, 0.01)),
+        # Floor of a generated-answer variant (nominal 0): lucky exact matches and trivial
+        # unit tests; a tiny model solves 0-1% of MATH or HumanEval. HalfNormal(0.005).
+        "floor_generated": ("halfnormal", (0.005,)),
         "link_log_slope_variant": ("normal", (0.0, 0.5)),
         # Source-kind offset on the link's location (nats of log effective size): a
         # developer's own report or another developer's pipeline vs the uniform third-party

@@ -66,6 +66,10 @@ DEFAULT_TRUTH = {
     "link_loc_tau": 1.0,
     "link_log_slope_mu": math.log(1.0),
     "link_log_slope_tau": 0.3,
+    # measurement model (used when the design has it): developer +0.3, third party -0.2 nats
+    "source_offset_mean": [0.3, -0.2],
+    "source_offset_tau": 0.15,
+    "domain_sigma": [0.6, 0.4],  # in the order of the design's domains (code, math)
 }
 
 
@@ -79,6 +83,8 @@ def synthetic_inputs(
     second_source: float = 0.2,
     n_loss_points: int = 120,
     n_targets: int = 0,
+    measurement: bool = False,
+    domains: tuple[str, ...] = ("code", "math"),
 ) -> ModelInputs:
     """A design like the shipped data's: dates, log-uniform sizes, missing scores, repeats.
 
@@ -117,7 +123,7 @@ def synthetic_inputs(
     def years(d):
         return years_since(d, t0)
 
-    return ModelInputs(
+    out = ModelInputs(
         models=[f"Sim-{i:04d}" for i in range(n_models)],
         references=list(SIM_REFERENCE["name"]),
         targets=[f"SimTarget-{q}" for q in range(n_targets)],
@@ -141,6 +147,35 @@ def synthetic_inputs(
         release_dates=dict(zip([f"Sim-{i:04d}" for i in range(n_models)], dates)),
         link_level=np.full(len(SIM_BENCHMARKS), SIM_LEVEL),
     )
+    if measurement:
+        _measurement_design(out, rng, domains)
+    return out
+
+
+#: Measurement-model layout of the simulated panel (simulation settings): SimCodeSmall is a
+#: second variant of the SimCode family; SimMath is math, the two code variants code.
+SIM_FAMILY = ["SimMC", "SimMixed", "SimMath", "SimCode", "SimCode"]
+SIM_DOMAIN = [None, None, "math", "code", "code"]
+#: shares of scores from each source kind (harness, developer, third_party): simulation settings
+SIM_KIND_SHARE = (0.55, 0.3, 0.15)
+
+
+def _measurement_design(inputs: ModelInputs, rng, domains) -> None:
+    """Families, domains and source kinds for the simulated panel (in place)."""
+    fams = list(dict.fromkeys(SIM_FAMILY))
+    inputs.families = fams
+    inputs.bench_family = np.array([fams.index(f) for f in SIM_FAMILY])
+    inputs.domains = [d for d in domains if d in SIM_DOMAIN]
+    inputs.bench_domain = np.array([inputs.domains.index(d) if d in inputs.domains else -1 for d in SIM_DOMAIN])
+    inputs.kinds = ["harness", "developer", "third_party"]
+    kind = rng.choice(3, size=inputs.n_obs, p=SIM_KIND_SHARE)
+    # a repeated (unit, benchmark) pair is a second source: give it another kind than the first
+    seen: dict[tuple[int, int], int] = {}
+    for o, key in enumerate(zip(inputs.obs_unit, inputs.obs_bench)):
+        if key in seen and kind[o] == kind[seen[key]]:
+            kind[o] = (kind[o] + 1) % 3
+        seen.setdefault(key, o)
+    inputs.obs_kind = kind
 
 
 def simulate(
@@ -165,6 +200,8 @@ def simulate(
     fixed_model = pm.do(model, fixed)
     want = [v for v in ["log_density", "target_log_neff", "k", "log_loss"] if v in fixed_model.named_vars]
     derived = ["link_mu", "link_kappa", "ceiling", "phi", "ref_log_density"]
+    derived += [v for v in ("floor", "source_offset", "domain_dev", "link_loc") if v in fixed_model.named_vars
+                and v not in fixed and v not in want]
     if "slope_after" in fixed_model.named_vars:
         derived.append("slope_after")
     draws = pm.draw([fixed_model[v] for v in want + derived], random_seed=int(rng.integers(2**31)))
@@ -203,14 +240,19 @@ def write_tables(inputs: ModelInputs, folder, reference_set: str = "sim") -> Non
                         "benchmark": np.array(inputs.benchmarks)[inputs.obs_bench],
                         "score": inputs.obs_k / inputs.obs_n})
     obs["source"] = [f"{src} (draw {i})" for i in range(len(obs))]
+    layout = inputs.bench_family is not None and len(inputs.kinds) > 1
+    kinds = np.array(inputs.kinds or ["harness"])
+    obs["source_kind"] = kinds[inputs.kind_of()] if layout else "harness"
     scores = obs[~obs["is_target"]].rename(columns={"unit": "model"})
     scores = scores.assign(shots=5, cot="false", harness="sim")[
-        ["model", "benchmark", "score", "shots", "cot", "harness", "source"]]
+        ["model", "benchmark", "score", "shots", "cot", "harness", "source", "source_kind"]]
     targets = obs[obs["is_target"]].rename(columns={"unit": "target"}).assign(shots=5)[
-        ["target", "benchmark", "score", "shots", "source"]]
+        ["target", "benchmark", "score", "shots", "source", "source_kind"]]
     bench = SIM_BENCHMARKS.assign(answer_type=np.where(SIM_BENCHMARKS["chance"] > 0, "multiple_choice",
                                                        "generated"), source=src)[
         ["name", "n_items", "chance", "answer_type", "source"]]
+    if inputs.bench_family is not None:
+        bench = bench.assign(family=SIM_FAMILY, domain=SIM_DOMAIN)
     losses = pd.DataFrame({"params": np.exp(inputs.loss_log_params), "tokens": np.exp(inputs.loss_log_tokens),
                            "loss": inputs.loss, "source": src})
     refs = pd.DataFrame({"set": reference_set, "model": inputs.references, "source": src})

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 from scipy import stats
+from scipy.special import betaln, gammaln
 
 from ..inference.run import Run
 from ..errors import InputError
@@ -40,11 +41,25 @@ def trend_logpdf(tree: xr.DataTree, r: np.ndarray, f: np.ndarray) -> np.ndarray:
     return stats.norm.logpdf(r, loc=f, scale=sd)
 
 
+def betabinom_logpmf(k, n, p, phi):
+    """log BetaBinomial(k | n, p phi, (1 - p) phi), vectorised (scipy's is slower on grids)."""
+    a, b = p * phi, (1.0 - p) * phi
+    return (gammaln(n + 1) - gammaln(k + 1) - gammaln(n - k + 1)
+            + betaln(k + a, n - k + b) - betaln(a, b))
+
+
+#: Gauss-Hermite nodes and log weights for integrating a new model's domain deviation
+#: d ~ N(m, sigma) out of its likelihood (probabilists' Hermite: weights sum to sqrt(2 pi))
+_GH_NODES, _GH_W = np.polynomial.hermite_e.hermegauss(11)
+_GH_LOGW = np.log(_GH_W / _GH_W.sum())
+
+
 class _Link:
     """Posterior draws of everything a new model's likelihood needs, read once."""
 
     def __init__(self, tree: xr.DataTree):
         const = tree.constant_data
+        post = tree.posterior
         self.tree = tree
         self.benchmarks = list(const["benchmark"].to_numpy().astype(str))
         self.chance = const["chance"].to_numpy()
@@ -52,21 +67,62 @@ class _Link:
         self.alpha = draws(tree, "alpha")[:, None]
         self.mu, self.kappa = draws(tree, "link_mu"), draws(tree, "link_kappa")
         self.ceil, self.phi = draws(tree, "ceiling"), draws(tree, "phi")
+        # learned floors (measurement model): per draw; else the nominal chance
+        self.floor = draws(tree, "floor") if "floor" in post else np.broadcast_to(self.chance, self.mu.shape)
         self.x_a = float(np.mean(const["ref_log_params"].to_numpy()))
         self.t0 = Run.of(tree).t0
+        n_b = len(self.benchmarks)
+        self.family = const["bench_family"].to_numpy().astype(int) if "bench_family" in const else np.arange(n_b)
+        self.domain = const["bench_domain"].to_numpy().astype(int) if "bench_domain" in const else np.full(n_b, -1)
+        self.kinds = json.loads(tree.attrs.get("source_kinds", "[]"))
+        if "source_offset" in post:  # (S, kind, family) with the reference kind's zero row first
+            off = draws(tree, "source_offset")
+            self.offset = np.concatenate([np.zeros((off.shape[0], 1, off.shape[2])), off], axis=1)
+        else:
+            self.offset = None
+        self.domain_sigma = draws(tree, "domain_sigma") if "domain_sigma" in post else None
+        self.domain_slope = draws(tree, "domain_slope") if "domain_slope" in post else None
+
+    def kind_index(self, kind) -> int:
+        """Index of a score's source kind in the run (empty = 'harness'; a kind the run lacks: 0)."""
+        kind = kind if isinstance(kind, str) and kind else "harness"
+        return self.kinds.index(kind) if kind in self.kinds else 0
+
+    def _loglik(self, z: np.ndarray, b: int, k: int, n: int, kind: int) -> np.ndarray:
+        """log p(k of n on benchmark b | loss-axis position z), per draw and grid point."""
+        if self.offset is not None:
+            z = z + self.offset[:, kind, self.family[b]][:, None]
+        p = expected_score(z, self.floor[:, b:b + 1], self.ceil[:, b:b + 1], self.kappa[:, b:b + 1],
+                           self.mu[:, b:b + 1], xp=np)
+        return betabinom_logpmf(k, n, p, self.phi[:, b:b + 1])
 
     def grid_logp(self, log_n: float, t_years: float, obs) -> tuple[np.ndarray, np.ndarray]:
         """Log of trend prior x likelihood on GRID per draw (S, G), and f(t) per draw (S,).
 
-        ``obs``: iterable of (benchmark index, k, n).
+        ``obs``: iterable of (benchmark index, k, n) or (benchmark index, k, n, source-kind
+        index). Scores in a modelled domain (code, math) enter through the new model's
+        domain deviation, integrated out under its fitted distribution (Gauss-Hermite).
         """
         f = trend_draws(self.tree, np.array([t_years]))  # (S, 1)
         logp = trend_logpdf(self.tree, GRID[None, :], f)
         z = zeta(log_n + GRID[None, :], self.alpha, self.x_a, xp=np)
-        for b, k, n in obs:
-            p = expected_score(z, self.chance[b], self.ceil[:, b:b + 1], self.kappa[:, b:b + 1],
-                               self.mu[:, b:b + 1], xp=np)
-            logp = logp + stats.betabinom.logpmf(k, n, p * self.phi[:, b:b + 1], (1 - p) * self.phi[:, b:b + 1])
+        by_domain: dict[int, list] = {}
+        for o in obs:
+            b, k, n = o[:3]
+            kind = o[3] if len(o) > 3 else 0
+            d = int(self.domain[b]) if self.domain_sigma is not None else -1
+            if d < 0:
+                logp = logp + self._loglik(z, b, k, n, kind)
+            else:
+                by_domain.setdefault(d, []).append((b, k, n, kind))
+        for d, rows in by_domain.items():
+            mean = self.domain_slope[:, d] * t_years if self.domain_slope is not None else 0.0
+            total = None
+            for node, logw in zip(_GH_NODES, _GH_LOGW):
+                dev = np.asarray(mean + self.domain_sigma[:, d] * node, float).reshape(-1, 1)
+                part = logw + sum(self._loglik(z + dev, b, k, n, kind) for b, k, n, kind in rows)
+                total = part if total is None else np.logaddexp(total, part)
+            logp = logp + total
         return logp, f[:, 0]
 
 
@@ -101,7 +157,7 @@ def place_models(tree: xr.DataTree, models: pd.DataFrame, scores: pd.DataFrame, 
         for _, s in sc.iterrows():
             b = link.benchmarks.index(s["benchmark"])
             n = int(link.n_items[b])
-            obs.append((b, int(np.clip(round(float(s["score"]) * n), 0, n)), n))
+            obs.append((b, int(np.clip(round(float(s["score"]) * n), 0, n)), n, link.kind_index(s.get("source_kind"))))
         logp, f = link.grid_logp(float(np.log(size)), t, obs)
         logp -= logp.max(axis=1, keepdims=True)
         w = np.exp(logp)

@@ -1,0 +1,91 @@
+"""The measurement model (variants, source-kind offsets, domain deviations, learned floors):
+recovery on data simulated from the model, and the layout built from tables."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from bayes_density.checks.ppc import predicted_p
+from bayes_density.model.design import select_benchmarks
+from bayes_density.model.spec import ModelSpec
+from bayes_density.posterior.summaries import diagnostics, draws
+
+from .test_recovery import covered
+
+
+def test_layout_of_the_simulated_design(simulated_measurement):
+    inputs, truth, _ = simulated_measurement
+    assert inputs.family_names() == ["SimMC", "SimMixed", "SimMath", "SimCode"]
+    assert list(inputs.variant_index()) == [4]  # SimCode (the second code benchmark) is a variant
+    assert inputs.domains == ["code", "math"]
+    assert set(np.unique(inputs.kind_of())) == {0, 1, 2}
+    # the simulation drew what the design asks for
+    assert truth["source_offset"].shape == (2, 4)
+    assert truth["domain_dev"].shape == (len(inputs.units), 2)
+    assert truth["floor"].shape == (5,)
+
+
+def test_recovery_of_source_offsets_domains_and_floors(simulated_measurement, simulated_measurement_fit):
+    inputs, truth, _ = simulated_measurement
+    tree = simulated_measurement_fit
+    diag = diagnostics(tree)
+    assert diag["rhat_max"] < 1.05, diag
+    assert diag["divergences"] <= 10, diag
+    # kind means (developer +0.3, third party -0.2 nats) inside their 99% intervals, and told apart
+    m = draws(tree, "source_offset_mean")
+    assert covered(m, truth["source_offset_mean"], 0.99).all(), (np.median(m, 0), truth["source_offset_mean"])
+    assert np.mean(m[:, 0] > m[:, 1]) > 0.95
+    # per (kind, family) offsets: ~90% covered (8 cells, at most 2 missed)
+    off = draws(tree, "source_offset").reshape(-1, 8)
+    assert covered(off, truth["source_offset"].ravel()).sum() >= 6
+    # domain spreads, and every learned floor
+    assert covered(draws(tree, "domain_sigma"), truth["domain_sigma"], 0.99).all()
+    assert covered(draws(tree, "floor"), truth["floor"], 0.99).all()
+    # the trend and per-model densities as in the first model's recovery test
+    assert covered(draws(tree, "slope"), truth["slope"], 0.99)
+    cov = covered(draws(tree, "log_density"), truth["log_density"])
+    assert cov.sum() >= 45, f"{cov.sum()}/60 densities covered"
+    # models' code deviations track the truth where they have code scores
+    code = inputs.domains.index("code")
+    has_code = np.isin(np.arange(inputs.n_models), inputs.obs_unit[np.isin(inputs.obs_bench, [3, 4])])
+    dev = np.median(draws(tree, "domain_dev")[:, : inputs.n_models, code], axis=0)
+    assert np.corrcoef(dev[has_code], truth["domain_dev"][: inputs.n_models, code][has_code])[0, 1] > 0.5
+
+
+def test_numpy_link_matches_the_model(simulated_measurement_fit):
+    """The predictive checks' numpy link (floors, offsets, domain deviations) gives the same
+    pointwise log-likelihood as the PyMC model itself."""
+    from scipy import stats
+
+    tree = simulated_measurement_fit
+    p = predicted_p(tree).to_numpy()
+    b = tree.constant_data["obs_bench"].to_numpy().astype(int)
+    phi = tree.posterior["phi"].transpose("chain", "draw", ...).to_numpy()[..., b]
+    k = tree.observed_data["k"].to_numpy()
+    n = tree.constant_data["obs_n"].to_numpy()
+    mine = stats.betabinom.logpmf(k, n, p * phi, (1 - p) * phi)
+    model = tree.log_likelihood["k"].transpose("chain", "draw", ...).to_numpy()
+    np.testing.assert_allclose(mine, model, rtol=1e-6, atol=1e-6)
+
+
+def _bench_table():
+    return pd.DataFrame({
+        "name": ["MMLU", "BBH", "BBH-MC", "HumanEval", "HumanEval+"],
+        "family": ["MMLU", "BBH", "BBH", None, "HumanEval"],
+        "domain": ["knowledge", "reasoning", "reasoning", "code", "code"],
+    }).set_index("name")
+
+
+def test_a_family_name_selects_its_variants_primary_first():
+    spec = ModelSpec(benchmarks=("BBH", "HumanEval"))
+    names, family = select_benchmarks(_bench_table(), spec)
+    assert names == ["BBH", "BBH-MC", "HumanEval", "HumanEval+"]
+    assert family["HumanEval"] == "HumanEval"  # no family: its own
+
+
+def test_variants_can_be_named_alone_or_excluded():
+    names, _ = select_benchmarks(_bench_table(), ModelSpec(benchmarks=("BBH-MC",)))
+    assert names == ["BBH-MC"]
+    names, _ = select_benchmarks(_bench_table(), ModelSpec(benchmarks=("BBH", "MMLU"), exclude_variants=("BBH-MC",)))
+    assert names == ["BBH", "MMLU"]
