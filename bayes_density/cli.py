@@ -19,6 +19,10 @@ from .constants import DEFAULT_PROB
 from .errors import DataError, InputError
 
 EXIT_INPUT = 2
+PROB_HELP = f"mass of the central posterior intervals (default {DEFAULT_PROB:g}: 90%% intervals)"
+JSON_HELP = "print JSON (full precision) instead of text"
+P_ABOVE = ("P(above trend): the posterior probability that the model's density lies above the fitted trend "
+           "line at its release date (near 1: denser than the trend expects for its date; near 0: below it)")
 
 
 def _json(obj) -> str:
@@ -41,11 +45,30 @@ def _json(obj) -> str:
     return json.dumps(clean(obj), indent=2, default=default)
 
 
+def _check_counts(args, keys=("draws", "tune", "chains")) -> None:
+    """Sampler settings given on the command line must be >= 1 (a run with 0 draws is no run)."""
+    for key in keys:
+        value = getattr(args, key, None)
+        if value is not None and value < 1:
+            raise InputError(f"--{key} must be >= 1, got {value}")
+    seed = getattr(args, "seed", None)
+    if seed is not None and seed < 0:
+        raise InputError(f"--seed must be >= 0, got {seed}")
+
+
+def _check_prob(prob: float) -> None:
+    if not 0 < prob < 1:
+        raise InputError(f"--prob must lie strictly between 0 and 1, got {prob:g}")
+
+
 def cmd_fit(args) -> int:
-    from .analysis import DensityAnalysis
+    from .analysis import DensityAnalysis, check_until
     from .inference.diagnostics import convergence_problems, diagnostics
     from .present.text import format_fit
 
+    _check_counts(args)
+    if args.until is not None:
+        check_until(args.until, "--until")
     a = DensityAnalysis(args.data, args.spec, until=args.until)
     print(f"fitting spec {a.spec.name!r} ({a.spec.source}): {a.inputs.n_models} models, "
           f"{len(a.inputs.references)} reference models, {a.inputs.n_obs} scores, "
@@ -66,6 +89,7 @@ def cmd_summary(args) -> int:
     from .posterior.summaries import summary_dict
     from .present.text import format_summary
 
+    _check_prob(args.prob)
     tree = load(args.run)
     d = summary_dict(tree, prob=args.prob)
     print(_json(d) if args.json else format_summary(d, args.run, args.prob))
@@ -84,6 +108,11 @@ def cmd_density(args) -> int:
     missing = sorted(set(scores["model"]) - set(models["name"]))
     if missing:
         raise InputError(f"{args.scores}: models {missing} are not in {args.models}")
+    fitted = [str(b) for b in tree.constant_data["benchmark"].to_numpy().astype(str)]
+    for name in models["name"]:
+        if not scores[(scores["model"] == name) & scores["benchmark"].isin(fitted)].shape[0]:
+            raise InputError(f"{args.scores}: model {name!r} has no scores on the run's benchmarks "
+                             f"({', '.join(fitted)}), so it cannot be placed")
     df = place_models(tree, models, scores, seed=args.seed)
     print(placement_json(df) if args.json else format_density(df))
     return 0
@@ -112,7 +141,14 @@ def cmd_project(args) -> int:
     from .posterior.projection import project
     from .present.text import format_projection
 
-    d = project(load(args.run), size=args.size, target=args.target, by=args.by, prob=args.prob)
+    _check_prob(args.prob)
+    tree = load(args.run)
+    targets = None
+    if args.targets is not None:
+        from .posterior.projection import read_targets
+
+        targets = read_targets(args.targets)
+    d = project(tree, size=args.size, target=args.target, by=args.by, prob=args.prob, targets=targets)
     print(_json(d) if args.json else format_projection(d))
     return 0
 
@@ -291,7 +327,11 @@ def cmd_specs(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="bayes-density", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(
+        prog="bayes-density",
+        description="Bayesian analysis of LLM capability density (the Densing Law): fit, summarise, place new "
+                    "models, project, check and report.",
+        epilog="Bad input prints one 'error:' line and exits 2; nothing is written. " + P_ABOVE + " (density).")
     sub = p.add_subparsers(dest="command", required=True)
 
     f = sub.add_parser("fit", help="fit an analysis spec to the data and write the run (NetCDF)")
@@ -299,55 +339,63 @@ def build_parser() -> argparse.ArgumentParser:
                    help="analysis spec: a name from 'bayes-density specs' or a path to a TOML file (--model: old name)")
     f.add_argument("--data", default=None, help="folder with your CSVs (default: the shipped data)")
     f.add_argument("--until", default=None, help="use only models released on or before this date (YYYY-MM-DD)")
-    f.add_argument("--seed", type=int, default=None)
-    f.add_argument("--draws", type=int, default=None)
-    f.add_argument("--tune", type=int, default=None)
-    f.add_argument("--chains", type=int, default=None)
+    f.add_argument("--seed", type=int, default=None, help="random seed, >= 0 (default: the spec's [sampler] seed, 1)")
+    f.add_argument("--draws", type=int, default=None,
+                   help="posterior draws per chain, >= 1 (default: the spec's [sampler] draws, 1000)")
+    f.add_argument("--tune", type=int, default=None,
+                   help="tuning steps per chain, >= 1 (default: the spec's [sampler] tune, 1000)")
+    f.add_argument("--chains", type=int, default=None, help="chains, >= 1 (default: the spec's [sampler] chains, 4)")
     f.add_argument("--sampler", choices=("nutpie", "pymc", "advi", "pathfinder"), default="nutpie",
                    help="NUTS (nutpie, default; or PyMC's own), or a fast approximation for large data sets "
                         "(advi, pathfinder: not a posterior sample; confirm with NUTS)")
-    f.add_argument("--no-progress", action="store_true")
+    f.add_argument("--no-progress", action="store_true", help="no progress bar")
     f.add_argument("--out", default="runs/default.nc", help="run file to write (default runs/default.nc)")
     f.set_defaults(func=cmd_fit)
 
     s = sub.add_parser("summary", help="doubling time, slope, diagnostics, top-density models")
-    s.add_argument("run")
-    s.add_argument("--prob", type=float, default=DEFAULT_PROB)
-    s.add_argument("--json", action="store_true")
+    s.add_argument("run", help="run file written by 'bayes-density fit'")
+    s.add_argument("--prob", type=float, default=DEFAULT_PROB, help=PROB_HELP)
+    s.add_argument("--json", action="store_true", help=JSON_HELP)
     s.set_defaults(func=cmd_summary)
 
-    d = sub.add_parser("density", help="place new models on the fitted density scale (no refit)")
-    d.add_argument("run")
+    d = sub.add_parser("density", help="place new models on the fitted density scale (no refit)",
+                       description="Place new models on the fitted density scale without refitting. " + P_ABOVE + ".")
+    d.add_argument("run", help="run file written by 'bayes-density fit'")
     d.add_argument("--models", required=True, help="CSV in the models.csv schema")
     d.add_argument("--scores", required=True, help="CSV in the scores.csv schema")
-    d.add_argument("--seed", type=int, default=0)
-    d.add_argument("--json", action="store_true")
+    d.add_argument("--seed", type=int, default=0, help="seed for drawing the placements (default 0)")
+    d.add_argument("--json", action="store_true", help=JSON_HELP)
     d.set_defaults(func=cmd_density)
 
     c = sub.add_parser("compare", help="PSIS-LOO (and optionally leave-future-out) comparison of runs")
-    c.add_argument("runs", nargs="+")
-    c.add_argument("--lfo", type=int, default=0, metavar="BLOCKS", help="also refit for leave-future-out")
-    c.add_argument("--json", action="store_true")
+    c.add_argument("runs", nargs="+", help="run files written by 'bayes-density fit'")
+    c.add_argument("--lfo", type=int, default=0, metavar="BLOCKS",
+                   help="also refit for leave-future-out over BLOCKS blocks of later models (default 0: off)")
+    c.add_argument("--json", action="store_true", help=JSON_HELP)
     c.set_defaults(func=cmd_compare)
 
     pr = sub.add_parser("project", help="when does a model of SIZE reach TARGET's level?")
-    pr.add_argument("run")
+    pr.add_argument("run", help="run file written by 'bayes-density fit'")
     pr.add_argument("--size", type=float, default=8e9, help="parameters (default 8e9)")
-    pr.add_argument("--target", default="GPT-4")
-    pr.add_argument("--by", default="2025-12-31", help="report P(reached by this date)")
-    pr.add_argument("--prob", type=float, default=DEFAULT_PROB)
-    pr.add_argument("--json", action="store_true")
+    pr.add_argument("--target", default="GPT-4",
+                    help="a closed model from targets.csv (default GPT-4; e.g. GPT-3.5): fitted with the run if "
+                         "its spec named it, else placed against the run's posterior from its reported scores")
+    pr.add_argument("--targets", default=None, metavar="FILE",
+                    help="your own targets table (targets.csv schema) to place --target from (default: the shipped one)")
+    pr.add_argument("--by", default="2025-12-31", help="report P(reached by this date) (default 2025-12-31)")
+    pr.add_argument("--prob", type=float, default=DEFAULT_PROB, help=PROB_HELP)
+    pr.add_argument("--json", action="store_true", help=JSON_HELP)
     pr.set_defaults(func=cmd_project)
 
     ch = sub.add_parser("check", help="posterior predictive checks, LOO-PIT, Pareto-k, diagnostics")
-    ch.add_argument("run")
-    ch.add_argument("--figures", default=None, help="folder for PNG figures")
-    ch.add_argument("--json", action="store_true")
+    ch.add_argument("run", help="run file written by 'bayes-density fit'")
+    ch.add_argument("--figures", default=None, help="folder for PNG figures (default: none)")
+    ch.add_argument("--json", action="store_true", help=JSON_HELP)
     ch.set_defaults(func=cmd_check)
 
     r = sub.add_parser("report", help="self-contained HTML report of one or more runs")
-    r.add_argument("runs", nargs="+")
-    r.add_argument("--out", default="report.html")
+    r.add_argument("runs", nargs="+", help="run files written by 'bayes-density fit' (the first is the primary)")
+    r.add_argument("--out", default="report.html", help="HTML file to write (default report.html)")
     r.add_argument("--size", type=float, default=8e9, help="size for the projection fan chart (parameters)")
     r.add_argument("--multiverse", default=None, metavar="TABLE.csv",
                    help="add a Multiverse section: the table 'bayes-density multiverse' wrote")
@@ -374,12 +422,12 @@ def build_parser() -> argparse.ArgumentParser:
     mv.add_argument("--no-progress", action="store_true", help="no line per finished fit on stderr")
     mv.add_argument("--out", required=True, help="CSV table to write (one row per spec)")
     _sweep_args(mv, "TABLE.parts")
-    mv.add_argument("--json", action="store_true")
+    mv.add_argument("--json", action="store_true", help=JSON_HELP)
     mv.set_defaults(func=cmd_multiverse)
 
     da = sub.add_parser("data", help="coverage summary of the data (shipped or --data DIR)")
-    da.add_argument("--data", default=None)
-    da.add_argument("--json", action="store_true")
+    da.add_argument("--data", default=None, help="folder with your CSVs (default: the shipped data)")
+    da.add_argument("--json", action="store_true", help=JSON_HELP)
     da.set_defaults(func=cmd_data)
 
     from .sweeps.backtest import DEFAULT_CUTOFFS
