@@ -86,13 +86,18 @@ def cmd_fit(args) -> int:
 
 def cmd_summary(args) -> int:
     from .inference.run import load
+    from .posterior.measurement import measurement_dict
     from .posterior.summaries import summary_dict
-    from .present.text import format_summary
+    from .present.text import format_measurement, format_summary
+
+    from .present.paper import paper_context
 
     _check_prob(args.prob)
     tree = load(args.run)
     d = summary_dict(tree, prob=args.prob)
-    print(_json(d) if args.json else format_summary(d, args.run, args.prob))
+    d["paper"] = paper_context(tree)
+    d["measurement"] = measurement_dict(tree, prob=args.prob)
+    print(_json(d) if args.json else format_summary(d, args.run, args.prob) + format_measurement(d["measurement"]))
     return 0
 
 
@@ -129,7 +134,15 @@ def cmd_compare(args) -> int:
         if name in trees:
             name = str(p)
         trees[name] = load(p)
-    d = compare_dict(trees)
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:  # ArviZ's Pareto-k warnings: one line instead
+        warnings.simplefilter("always")
+        d = compare_dict(trees)
+    pareto = [w for w in caught if "pareto" in str(w.message).lower() or "k hat" in str(w.message).lower()]
+    if pareto:
+        d["pareto_warnings"] = (f"ArviZ warned {len(pareto)} time(s) that some Pareto k values are high: the PSIS-LOO "
+                                "estimate is unreliable for those scores (see the 'max k' and 'k>0.7' columns)")
     if args.lfo:
         d["lfo"] = lfo_table(trees, n_blocks=args.lfo).to_dict(orient="records")
     print(_json(d) if args.json else format_compare(d))
@@ -172,7 +185,7 @@ def cmd_report(args) -> int:
     from .inference.run import Run
     from .present.report import write_report
 
-    from .present.plots import plot_fan_chart
+    from .posterior.projection import project
 
     multiverse = None
     if args.multiverse is not None:
@@ -180,11 +193,16 @@ def cmd_report(args) -> int:
 
         multiverse = read_table(args.multiverse)
     trees = [load(p) for p in args.runs]
-    fan = None
     targets = Run.of(trees[0]).targets
-    if targets:
-        fan = plot_fan_chart(trees[0], target=targets[0], size=args.size)
-    path = write_report(trees, args.out, names=[Path(p).stem for p in args.runs], projection=fan,
+    target = args.target or (targets[0] if targets else "GPT-4")
+    try:  # any target: fitted with the run, or placed against its posterior (project --target)
+        projection = project(trees[0], size=args.size, target=target)
+    except InputError as exc:
+        if args.target:
+            raise
+        projection = None
+        print(f"note: no projection section: {exc}", file=sys.stderr)
+    path = write_report(trees, args.out, names=[Path(p).stem for p in args.runs], projection=projection,
                         multiverse=multiverse)
     print(f"wrote {path}")
     return 0
@@ -396,7 +414,9 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("report", help="self-contained HTML report of one or more runs")
     r.add_argument("runs", nargs="+", help="run files written by 'bayes-density fit' (the first is the primary)")
     r.add_argument("--out", default="report.html", help="HTML file to write (default report.html)")
-    r.add_argument("--size", type=float, default=8e9, help="size for the projection fan chart (parameters)")
+    r.add_argument("--size", type=float, default=8e9, help="size for the projection (parameters; default 8e9)")
+    r.add_argument("--target", default=None,
+                   help="target for the projection (default: the run's first target, else GPT-4)")
     r.add_argument("--multiverse", default=None, metavar="TABLE.csv",
                    help="add a Multiverse section: the table 'bayes-density multiverse' wrote")
     r.set_defaults(func=cmd_report)

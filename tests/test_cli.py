@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -277,3 +278,38 @@ def test_project_a_target_the_spec_did_not_name(runs, sim_dir, tmp_path, capsys)
     assert "projected date" in capsys.readouterr().out
     assert main(["project", str(runs["linear"]), "--target", "Nobody", "--targets", str(path)]) == 2
     assert "unknown target 'Nobody'" in _one_error_line(capsys)
+
+
+def test_summary_and_report_show_the_published_figures_and_the_projection(runs, tmp_path, capsys):
+    capsys.readouterr()
+    assert main(["summary", str(runs["linear"])]) == 0
+    out = capsys.readouterr().out
+    assert "published (point estimates, no intervals)" in out and "3.3 months" in out and "3.5 months" in out
+    assert "why they differ:" in out and "multiverse" in out and "backtest" in out
+    assert main(["summary", str(runs["linear"]), "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["paper"]["published"][0]["doubling_months"] == 3.3 and "reference" in d["paper"]["differences"]
+    html_path = tmp_path / "r.html"
+    assert main(["report", str(runs["linear"]), "--out", str(html_path)]) == 0
+    html = html_path.read_text(encoding="utf-8")
+    assert "Against the published figures" in html and "arXiv 2412.04315 v2" in html and "Nature Machine" in html
+    assert "id='why-differ'" in html and "multiverse" in html
+    text = re.search(r"id='projection-text'>(.*?)</p>", html).group(1)
+    assert "SimTarget-0" in text and re.search(r"around <b>\d{4}-\d{2}-\d{2}</b>", text), text
+    assert re.search(r"interval <b>[^<]+</b> to <b>[^<]+</b>", text), text
+    assert "supplied by the caller" not in html
+    assert "doubling_time_months" not in html and "A_per_day" not in html
+
+
+def test_text_output_reads_well(runs, sim_dir, capsys):
+    from bayes_density.present.text import article
+
+    assert [article(w) for w in ("8B", "1.5B", "11B", "70B", "80B")] == ["an", "a", "an", "a", "an"]
+    capsys.readouterr()
+    assert main(["project", str(runs["linear"]), "--target", "SimTarget-0"]) == 0
+    assert "an 8B-parameter model" in capsys.readouterr().out
+    assert main(["compare", str(runs["linear"]), str(runs["break"])]) == 0
+    cap = capsys.readouterr()
+    assert "UserWarning" not in cap.err and "Estimated shape parameter" not in cap.err
+    assert main(["check", str(runs["linear"])]) == 0
+    assert "rule: ok when LOO-PIT KS p >=" in capsys.readouterr().out

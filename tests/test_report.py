@@ -185,3 +185,37 @@ def test_report_write_is_atomic(simulated_fit, tmp_path, monkeypatch):
     write_report([simulated_fit], target)
     assert "new" in target.read_text(encoding="utf-8")
     assert [p.name for p in tmp_path.iterdir()] == ["report.html"]
+
+
+def test_density_labels_do_not_overlap_and_outliers_are_clipped(simulated_fit):
+    """Labels are placed so that no two label boxes (display pixels) overlap, inside the axes; paper-method
+    points far outside the fitted models' range are left out and counted in the figure's notes."""
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from bayes_density.posterior.summaries import density_table
+
+    dens = density_table(simulated_fit)
+    close = dens.sort_values("density", ascending=False).head(8)
+    pts = pd.DataFrame({"model": list(close["model"]) + ["far-1", "far-2"],
+                        "release_date": list(close["release_date"].astype(str)) * 1 + ["2024-01-01"] * 2,
+                        "log_density": list(np.log(close["density"])) + [np.log(4e3), np.log(6e4)]})
+    fig = plots.density_vs_date(simulated_fit, baseline=pts, label_top=8)
+    boxes = plots.label_boxes(fig)
+    assert len(boxes) == 8
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            assert not (a.x0 < b.x1 and b.x0 < a.x1 and a.y0 < b.y1 and b.y0 < a.y1), (a, b)
+    assert any("2 of the paper method's 10 point densities" in n for n in fig.notes), fig.notes
+    assert fig.axes[0].get_ylim()[1] < 4e3
+    plt.close(fig)
+
+
+def test_doubling_histogram_does_not_pile_its_tail(simulated_fit):
+    import matplotlib.pyplot as plt
+
+    fig = plots.doubling_time_posterior(simulated_fit)
+    ax = fig.axes[0]
+    heights = [p.get_height() for p in ax.patches]
+    assert heights and heights[-1] <= 2 * np.median([h for h in heights if h > 0])
+    plt.close(fig)

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ..constants import DAYS_PER_YEAR, MONTHS_PER_YEAR
+from ..constants import DAYS_PER_YEAR, DEFAULT_PROB, MONTHS_PER_YEAR
 from ..inference.run import Run
 from ..inference.diagnostics import DIAGNOSTIC_EXCLUDE, convergence_problems, diagnostics  # noqa: F401  (old home)
 from ..model.trend import latest_slope
@@ -26,7 +26,7 @@ def draws(tree: xr.DataTree, name: str) -> np.ndarray:
     return da.stack(sample=("chain", "draw")).transpose("sample", ...).to_numpy()
 
 
-def interval(x: np.ndarray, prob: float = 0.9, axis: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def interval(x: np.ndarray, prob: float = DEFAULT_PROB, axis: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Median and equal-tailed ``prob`` interval along ``axis``."""
     lo, med, hi = np.quantile(x, [(1 - prob) / 2, 0.5, (1 + prob) / 2], axis=axis)
     return med, lo, hi
@@ -60,7 +60,7 @@ def doubling_from_slope(slope_per_year: np.ndarray) -> np.ndarray:
         return np.where(s > 0, math.log(2) / np.where(s > 0, s, 1.0), np.inf)
 
 
-def trend_table(tree: xr.DataTree, prob: float = 0.9) -> pd.DataFrame:
+def trend_table(tree: xr.DataTree, prob: float = DEFAULT_PROB) -> pd.DataFrame:
     """Slope A (per day, per year) and doubling time (days, months) per period, with intervals."""
     rows = []
     for period, s in slope_draws(tree).items():
@@ -87,7 +87,7 @@ def trend_table(tree: xr.DataTree, prob: float = 0.9) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def density_table(tree: xr.DataTree, prob: float = 0.9) -> pd.DataFrame:
+def density_table(tree: xr.DataTree, prob: float = DEFAULT_PROB) -> pd.DataFrame:
     """Per model: release date, size, effective size and density (median and interval)."""
     const = tree.constant_data
     r = draws(tree, "log_density")
@@ -124,10 +124,15 @@ def reference_table(tree: xr.DataTree) -> pd.DataFrame:
     })
 
 
-def summary_dict(tree: xr.DataTree, prob: float = 0.9, top: int = 10) -> dict:
+def headline_period(tt: pd.DataFrame) -> str:
+    """The period a run's headline doubling time is quoted for: 'all' (linear trends), else 'after' the break."""
+    return "all" if "all" in set(tt["period"]) else "after"
+
+
+def summary_dict(tree: xr.DataTree, prob: float = DEFAULT_PROB, top: int = 10) -> dict:
     """The numbers ``bayes-density summary --json`` prints."""
     tt = trend_table(tree, prob)
-    period = "all" if "all" in set(tt["period"]) else "after"
+    period = headline_period(tt)
 
     def pick(q):
         r = tt[(tt["period"] == period) & (tt["quantity"] == q)].iloc[0]

@@ -22,14 +22,14 @@ import pandas as pd  # noqa: E402
 import xarray as xr  # noqa: E402
 from scipy import stats  # noqa: E402
 
-from ..constants import PAPER_A_PER_DAY  # noqa: E402
+from ..constants import DEFAULT_PROB, PAPER_A_PER_DAY  # noqa: E402
 from ..errors import InputError  # noqa: E402
 from ..inference.run import Run  # noqa: E402
 from ..posterior.projection import (_check_prob, _check_size, _data_span, _parse_date, crossing_times,  # noqa: E402
                                     date_of, format_size, target_log_neff, years_since_t0)
 from ..posterior.trend_draws import trend_draws  # noqa: E402
-from ..posterior.summaries import DAYS_PER_YEAR, MONTHS_PER_YEAR, density_table, doubling_from_slope, draws, interval, \
-    slope_draws, trend_table  # noqa: E402
+from ..posterior.summaries import DAYS_PER_YEAR, MONTHS_PER_YEAR, density_table, doubling_from_slope, draws, \
+    headline_period, interval, slope_draws, trend_table  # noqa: E402
 
 BLUE, ORANGE, GREY, RED, GREEN = "#1f77b4", "#ff7f0e", "#7f7f7f", "#d62728", "#2ca02c"
 PERIOD_LABEL = {"all": "whole period", "before": "before the break", "after": "after the break"}
@@ -38,6 +38,12 @@ PERIOD_LABEL = {"all": "whole period", "before": "before the break", "after": "a
 # ---------------------------------------------------------------------------
 # helpers
 # ---------------------------------------------------------------------------
+
+def _article(word: str) -> str:
+    from .text import article
+
+    return article(word)
+
 
 def run_info(tree: xr.DataTree, name: str | None = None) -> dict:
     """Reference family, D0, t0, name and trend of a run (from its attributes; ``name`` overrides the name)."""
@@ -106,7 +112,7 @@ def baseline_points(tree: xr.DataTree, baseline=None) -> tuple[pd.DataFrame | No
 # density vs date
 # ---------------------------------------------------------------------------
 
-def density_vs_date(tree: xr.DataTree, baseline=None, prob: float = 0.9, label_top: int = 3,
+def density_vs_date(tree: xr.DataTree, baseline=None, prob: float = DEFAULT_PROB, label_top: int = 3,
                     name: str | None = None) -> plt.Figure:
     """Every model's density (median, ``prob`` interval) against its release date, with the trend.
 
@@ -140,18 +146,26 @@ def density_vs_date(tree: xr.DataTree, baseline=None, prob: float = 0.9, label_t
     yerr = np.vstack([dens["density"] - dens["density_lo"], dens["density_hi"] - dens["density"]])
     ax.errorbar(dens["release_date"], dens["density"], yerr=yerr, fmt="o", ms=4, color=BLUE, ecolor=BLUE,
                 elinewidth=0.8, alpha=0.75, label=f"model density: median, {int(prob * 100)}% interval")
-    for i, (_, r) in enumerate(dens.head(label_top).sort_values("release_date").iterrows()):
-        ax.annotate(r["model"], (r["release_date"], r["density"]), fontsize=7, xytext=(-6, 8 + 9 * (i % 3)),
-                    textcoords="offset points", ha="right",
-                    arrowprops={"arrowstyle": "-", "color": GREY, "lw": 0.5})
+    labelled = dens.head(label_top).sort_values("release_date")
     # reference models at their release dates
     const = tree.constant_data
     if "ref_t" in const and "ref_log_density" in tree.posterior:
         ref_d = np.exp(np.median(draws(tree, "ref_log_density"), axis=0))
         ax.scatter(_dates_from_years(tree, const["ref_t"].to_numpy()), ref_d, marker="s", s=22,
                    color=GREEN, zorder=3, label=f"reference models ('{info['reference']}')")
+    # the density axis spans the fitted models' intervals and the trend band; paper-method points
+    # outside it are left out (and counted in fig.notes) instead of stretching the axis
+    ymin = float(min(np.nanmin(dens["density_lo"]), np.exp(lo).min(), 1.0)) / 1.5
+    ymax = float(max(np.nanmax(dens["density_hi"]), np.exp(hi).max(), 1.0)) * 1.5
+    notes = []
     pts, summ = baseline_points(tree, baseline)
     if pts is not None and len(pts):
+        dens_pts = np.exp(pts["log_density"].to_numpy(float))
+        outside = (dens_pts < ymin) | (dens_pts > ymax)
+        if outside.any():
+            notes.append(f"{int(outside.sum())} of the paper method's {len(pts)} point densities lie outside the "
+                         f"plotted range ({ymin:.2g} to {ymax:.2g}, the fitted models' intervals) and are not shown.")
+            pts = pts[~outside]
         env = set((summ or {}).get("envelope_models", []))
         rd = pd.to_datetime(pts["release_date"])
         is_env = pts["model"].isin(env).to_numpy()
@@ -162,10 +176,11 @@ def density_vs_date(tree: xr.DataTree, baseline=None, prob: float = 0.9, label_t
                        label="paper method: running-max envelope")
     ax.axhline(1.0, color="black", ls=":", lw=1, label=f"density 1 = '{info['reference']}' reference")
     ax.set_yscale("log")
+    ax.set_ylim(ymin, ymax)
     ax.set_xlabel("release date")
     ax.set_ylabel("capability density N_eff / N (log scale)")
     tt = trend_table(tree, prob)
-    period = "all" if "all" in set(tt["period"]) else "after"
+    period = headline_period(tt)
     row = tt[(tt["period"] == period) & (tt["quantity"] == "doubling_time_months")].iloc[0]
     ax.set_title(f"Capability density vs release date: '{info['name']}' ({info['trend']} trend)\n"
                  f"doubling time {PERIOD_LABEL.get(period, period)}: {_fmt_months(row)} "
@@ -173,7 +188,47 @@ def density_vs_date(tree: xr.DataTree, baseline=None, prob: float = 0.9, label_t
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m"))
     ax.grid(alpha=0.3, which="both", lw=0.5)
     ax.legend(fontsize=7.5, loc="upper left", bbox_to_anchor=(1.01, 1.0), framealpha=0.85)
-    return _finish(fig, tree, f"Dates: release dates; t0 = {info['t0']}.", bottom=0.06)
+    fig = _finish(fig, tree, f"Dates: release dates; t0 = {info['t0']}.", bottom=0.06)
+    fig.labels = place_labels(ax, labelled["release_date"], labelled["density"], labelled["model"])
+    fig.notes = notes
+    return fig
+
+
+def _overlaps(box, boxes, pad: float = 2.0) -> bool:
+    return any(box.x0 < b.x1 + pad and b.x0 < box.x1 + pad and box.y0 < b.y1 + pad and b.y0 < box.y1 + pad
+               for b in boxes)
+
+
+def place_labels(ax, xs, ys, texts, fontsize: float = 7.0) -> list:
+    """Annotate points without overlapping labels: each label tries offsets (above, below, either side,
+    further out) and takes the first whose box (in display pixels) overlaps no label placed before it
+    nor the axes' edge. Returns the annotations (their boxes: ``label_boxes``)."""
+    fig = ax.figure
+    renderer = fig.canvas.get_renderer()
+    offsets = [(-6, 10), (6, 10), (-6, -14), (6, -14), (-6, 24), (6, 24), (-6, -28), (6, -28), (-6, 38), (6, 38),
+               (-6, -42), (6, -42), (-6, 52), (6, 52)]
+    placed, boxes = [], []
+    axbox = ax.get_window_extent(renderer)
+    for x, y, text in zip(xs, ys, texts):
+        for dx, dy in offsets:
+            a = ax.annotate(str(text), (x, y), fontsize=fontsize, xytext=(dx, dy), textcoords="offset points",
+                            ha="right" if dx < 0 else "left", va="bottom" if dy > 0 else "top",
+                            arrowprops={"arrowstyle": "-", "color": GREY, "lw": 0.5})
+            box = a.get_window_extent(renderer)
+            inside = box.x0 >= axbox.x0 and box.x1 <= axbox.x1 and box.y0 >= axbox.y0 and box.y1 <= axbox.y1
+            if inside and not _overlaps(box, boxes):
+                break
+            if (dx, dy) != offsets[-1]:
+                a.remove()
+        placed.append(a)
+        boxes.append(a.get_window_extent(renderer))
+    return placed
+
+
+def label_boxes(fig) -> list:
+    """Display-pixel boxes of the labels :func:`place_labels` placed on ``fig`` (for overlap tests)."""
+    renderer = fig.canvas.get_renderer()
+    return [a.get_window_extent(renderer) for a in getattr(fig, "labels", [])]
 
 
 def _fmt_months(row) -> str:
@@ -187,7 +242,7 @@ def _fmt_months(row) -> str:
 # doubling time
 # ---------------------------------------------------------------------------
 
-def doubling_time_posterior(tree: xr.DataTree, baseline=None, prob: float = 0.9, max_months: float | None = None,
+def doubling_time_posterior(tree: xr.DataTree, baseline=None, prob: float = DEFAULT_PROB, max_months: float | None = None,
                             name: str | None = None) -> plt.Figure:
     """Posterior of the density doubling time (months), per trend period, with the paper's estimate."""
     info = run_info(tree, name)
@@ -199,16 +254,24 @@ def doubling_time_posterior(tree: xr.DataTree, baseline=None, prob: float = 0.9,
     finite = all_dt[np.isfinite(all_dt)]
     marks = [paper_dt] + ([summ["doubling_time_months"]] if summ and np.isfinite(summ.get("doubling_time_months",
                                                                                       np.nan)) else [])
-    cap = max_months or max([float(np.quantile(finite, 0.99)) if finite.size else 60.0] + marks) * 1.1
+    tail_q = 0.98  # the axis ends at this quantile of the draws (or past the marks); draws beyond are counted
+    cap = max_months or max([float(np.quantile(finite, tail_q)) if finite.size else 60.0] + marks) * 1.1
     lo_bin = min([float(np.quantile(finite, 0.005)) if finite.size else 0.0] + marks) * 0.8
     bins = np.linspace(lo_bin if lo_bin > 0.25 * cap else 0.0, cap, 60)
     colors = {"all": BLUE, "before": GREY, "after": BLUE}
-    notes = []
+    notes, tail_notes = [], []
     for period, s in periods.items():
         dt = doubling_from_slope(s) * MONTHS_PER_YEAR
         share_inf = float(np.mean(~np.isfinite(dt)))
-        ax.hist(np.clip(dt[np.isfinite(dt)], 0, cap), bins=bins, density=True, alpha=0.45,
-                color=colors.get(period, ORANGE), label=f"{PERIOD_LABEL.get(period, period)}")
+        fin = dt[np.isfinite(dt)]
+        beyond = float(np.mean(fin > cap)) if fin.size else 0.0
+        # weights: the bars are a density over all finite draws; the tail beyond the axis is not drawn
+        ax.hist(fin[fin <= cap], bins=bins, weights=np.full(int((fin <= cap).sum()), 1.0 / max(fin.size, 1)
+                                                           / (bins[1] - bins[0])),
+                alpha=0.45, color=colors.get(period, ORANGE), label=f"{PERIOD_LABEL.get(period, period)}")
+        if beyond > 0:
+            tail_notes.append(f"{PERIOD_LABEL.get(period, period)}: {beyond:.1%} of the draws lie beyond "
+                              f"{cap:.0f} months, past the axis (not drawn).")
         q = np.quantile(s, [(1 + prob) / 2, 0.5, (1 - prob) / 2])
         lo, med, hi = (float(doubling_from_slope(x) * MONTHS_PER_YEAR) for x in q)
         ax.axvline(med, color=colors.get(period, ORANGE), lw=2)
@@ -226,14 +289,17 @@ def doubling_time_posterior(tree: xr.DataTree, baseline=None, prob: float = 0.9,
     ax.set_title(f"Doubling time of capability density: '{info['name']}'\n" + "\n".join(notes), fontsize=10)
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3, lw=0.5)
-    return _finish(fig, tree, "Doubling time = ln 2 / A, A = trend slope of ln density per year.", bottom=0.1)
+    fig = _finish(fig, tree, "Doubling time = ln 2 / A, A = trend slope of ln density per year. "
+                  + " ".join(tail_notes), bottom=0.1)
+    fig.notes = tail_notes
+    return fig
 
 
 # ---------------------------------------------------------------------------
 # forest plot
 # ---------------------------------------------------------------------------
 
-def density_forest(tree: xr.DataTree, prob: float = 0.9, order: str = "date", top: int | None = None,
+def density_forest(tree: xr.DataTree, prob: float = DEFAULT_PROB, order: str = "date", top: int | None = None,
                    name: str | None = None) -> plt.Figure:
     """Per-model density (median and ``prob`` interval), one row per model; ``order`` 'date' or 'density'."""
     dens = density_table(tree, prob)
@@ -343,7 +409,7 @@ def loo_pit_plot(pit: np.ndarray, tree: xr.DataTree | None = None, table: pd.Dat
 # breaks
 # ---------------------------------------------------------------------------
 
-def break_comparison(trees, names=None, prob: float = 0.9) -> plt.Figure:
+def break_comparison(trees, names=None, prob: float = DEFAULT_PROB) -> plt.Figure:
     """Trend slope per period (ln density per year, with doubling time) for each run.
 
     Linear runs show one 'whole period' slope; break and change-point runs a
@@ -516,7 +582,7 @@ def write_check_figures(tree: xr.DataTree, figdir: str | Path, pit: np.ndarray, 
 
 
 def plot_fan_chart(tree: xr.DataTree, target: str = "GPT-4", size: float = 8e9, ax=None, until=None,
-                   prob: float = 0.9):
+                   prob: float = DEFAULT_PROB):
     """Fan chart of the trend against the level a ``size`` model needs to match ``target``.
 
     Upper panel: median, 50% and ``prob`` bands of exp f(t) from the data start
@@ -563,10 +629,10 @@ def plot_fan_chart(tree: xr.DataTree, target: str = "GPT-4", size: float = 8e9, 
                    alpha=0.6, zorder=3, label="fitted models (median density)")
     ax.axhspan(ql[0], ql[2], color="C3", alpha=0.15, lw=0)
     ax.axhline(ql[1], color="C3", lw=1.5, ls="--",
-               label=f"{target} reached by a {format_size(size)} model ({pct}% band)")
+               label=f"{target} reached by {_article(format_size(size))} {format_size(size)} model ({pct}% band)")
     ax.set_yscale("log")
     ax.set_ylabel("density relative to the reference family (log scale)")
-    ax.set_title(f"When does a {format_size(size)}-parameter model reach {target}'s level? "
+    ax.set_title(f"When does {_article(format_size(size))} {format_size(size)}-parameter model reach {target}'s level? "
                  f"({tree.attrs.get('trend', 'linear')} trend)")
     ax.legend(loc="upper left", fontsize=8)
     ax.grid(alpha=0.3, which="both")

@@ -32,6 +32,8 @@ from ..constants import VERSION as __version__  # noqa: E402
 from ..inference.run import Run, atomic_write  # noqa: E402
 from ..checks import ppc as checks  # noqa: E402
 from . import plots  # noqa: E402
+from ..constants import DEFAULT_PROB  # noqa: E402
+from ..posterior.projection import format_size  # noqa: E402
 from ..posterior import summaries  # noqa: E402
 
 CSS = """
@@ -69,6 +71,27 @@ CAVEATS = [
      "Doubling times and projections extrapolate a fitted trend; the intervals include parameter "
      "uncertainty under the model, not the chance that the trend form itself changes."),
 ]
+
+
+#: human labels for the quantities and columns of the tables (JSON keeps the raw names)
+QUANTITY_LABELS = {"A_per_day": "slope A (ln density per day)", "A_per_year": "slope A (ln density per year)",
+                   "doubling_time_days": "doubling time (days)", "doubling_time_months": "doubling time (months)",
+                   "A_ratio": "slope ratio after / before", "changepoint_date": "change point"}
+PERIOD_LABELS = {"all": "whole period", "before": "before the break", "after": "after the break",
+                 "after/before": "after vs before", "changepoint": "change point"}
+COLUMN_LABELS = {"release_date": "release date", "params": "parameters", "density": "density (median)",
+                 "density_lo": "lo", "density_hi": "hi", "n_scores": "scores", "observed_mean": "observed mean",
+                 "predicted_mean": "predicted mean", "rmse": "RMSE", "z_sd": "z sd", "coverage_90": "90% coverage",
+                 "n_abs_z_gt_3": "|z| > 3", "predicted_sd": "predicted sd", "loo_pit_ks_p": "LOO-PIT KS p",
+                 "benchmark": "benchmark", "harness": "harness", "model": "model", "observed": "observed",
+                 "z": "z", "elpd_loo": "elpd (LOO)", "elpd_diff": "elpd difference", "dse": "se of difference",
+                 "pareto_k_max": "Pareto k max", "n_pareto_k_bad": "scores with k > 0.7", "p_loo": "p_loo"}
+
+
+def human(name) -> str:
+    """A column or quantity name for reading: the table above, else underscores as spaces."""
+    name = str(name)
+    return COLUMN_LABELS.get(name, QUANTITY_LABELS.get(name, name.replace("_", " ")))
 
 
 PRIOR_COLUMNS = {"benchmark": "benchmark", "chance": "chance", "prior_q05": "prior 5%", "prior_median": "prior 50%",
@@ -122,7 +145,7 @@ def _table(df: pd.DataFrame, digits: int = 3, text_cols=()) -> str:
     if df is None or len(df) == 0:
         return "<p class='meta'>(none)</p>"
     text = {c for c in df.columns if c in text_cols or df[c].map(lambda v: isinstance(v, str) or v is None).all()}
-    head = "".join(f"<th{' class=text' if c in text else ''}>{_e(c)}</th>" for c in df.columns)
+    head = "".join(f"<th{' class=text' if c in text else ''}>{_e(human(c))}</th>" for c in df.columns)
     rows = []
     for _, r in df.iterrows():
         cells = []
@@ -179,7 +202,8 @@ def summary_rows(trees: list, names: list[str], prob: float) -> pd.DataFrame:
     for name, t in zip(names, trees):
         tt = summaries.trend_table(t, prob)
         for _, r in tt.iterrows():
-            rows.append({"run": name, "period": r["period"], "quantity": r["quantity"], "median": r["median"],
+            rows.append({"run": name, "period": PERIOD_LABELS.get(r["period"], r["period"]),
+                         "quantity": QUANTITY_LABELS.get(r["quantity"], r["quantity"]), "median": r["median"],
                          f"{int(prob * 100)}% lo": r["lo"], f"{int(prob * 100)}% hi": r["hi"], "unit": r["unit"]})
     return pd.DataFrame(rows)
 
@@ -256,7 +280,8 @@ def checks_section(tree: xr.DataTree, name: str, sensitivity: bool, seed: int = 
             ("Pareto k max", d["pareto_k_max"]),
             ("scores with Pareto k > 0.7", d["n_pareto_k_bad"]),
             ("scores with |z| > 3", d["n_abs_z_gt_3"]),
-            ("calibration ok", d["calibration_ok"]),
+            (f"calibration (ok when KS p >= {checks.KS_P_WARN:g} and at most {100 * checks.LARGE_SHARE_WARN:g}% "
+             f"of scores have |z| > {checks.Z_LARGE:g})", "ok" if d["calibration_ok"] else "flagged"),
         ]),
         _figure(plots.ppc_by_benchmark(tree, table=table, name=name), "posterior predictive check per benchmark",
                 "Observed vs predicted score per benchmark; bars are 90% posterior predictive intervals."),
@@ -323,7 +348,7 @@ def multiverse_section(table: pd.DataFrame, prob: float | None = None) -> str:
 
     table = table.copy()
     table["error"] = table["error"].fillna("").astype(str)
-    prob = float(table.attrs.get("prob", 0.9) if prob is None else prob)
+    prob = float(table.attrs.get("prob", DEFAULT_PROB) if prob is None else prob)
     pct = int(round(prob * 100))
     curve = sort_curve(table)
     fitted = curve[curve["error"] == ""]
@@ -364,13 +389,69 @@ def multiverse_section(table: pd.DataFrame, prob: float | None = None) -> str:
     return "".join(parts)
 
 
+def published_section(tree: xr.DataTree, name: str, dt, a_day, prob: float) -> str:
+    """The posterior's headline beside the paper's published figures, and why they differ (one sentence)."""
+    from .paper import paper_context
+
+    ctx = paper_context(tree)
+    pct = int(round(prob * 100))
+    rows = [{"source": f"this run '{name}' (posterior median, {pct}% interval)",
+             "doubling time (months)": f"{_fmt(dt['median'], 2)} [{_fmt(dt['lo'], 2)}, {_fmt(dt['hi'], 2)}]",
+             "A per day": f"{a_day['median']:.4f} [{a_day['lo']:.4f}, {a_day['hi']:.4f}]",
+             "models": int(tree.posterior.sizes.get("model", 0)), "notes": ""}]
+    for r in ctx["published"]:
+        rows.append({"source": f"published: {r['source']}", "doubling time (months)": f"{r['doubling_months']:g}",
+                     "A per day": "" if r["A_per_day"] is None else f"{r['A_per_day']:g}",
+                     "models": r["n_models"], "notes": r["note"] + (f"; {r['dates']}" if r["dates"] else "")})
+    return ("<h3>Against the published figures</h3>"
+            "<p class='meta'>The paper published point estimates without intervals.</p>"
+            + _table(pd.DataFrame(rows), text_cols=("source", "doubling time (months)", "A per day", "notes"))
+            + f"<p class='note' id='why-differ'>{_e(ctx['differences'])}</p>")
+
+
+def projection_section(tree: xr.DataTree, projection, prob: float) -> str:
+    """The projection in words (median date and intervals) and its fan chart.
+
+    ``projection``: the dict of :func:`bayes_density.posterior.projection.project` (the fan chart is
+    drawn here), or a matplotlib Figure (a fan chart drawn by the caller, shown as it is).
+    """
+    if not isinstance(projection, dict):
+        return _figure(projection, "projection fan chart",
+                       "Fan chart: the fitted trend extrapolated, the density a model of the given size needs to "
+                       "match the target (red band), and the posterior of the crossing date (lower panel).",
+                       close=False)
+    from .text import article
+
+    d = projection
+    size = format_size(d["size"])
+    pct = int(round(100 * d.get("prob", prob)))
+    text = (f"On the fitted {_e(d['trend'])} trend, {article(size)} {_e(size)}-parameter model reaches "
+            f"{_e(d['target'])}'s level around <b>{_e(d['date_median'])}</b> (posterior median; {pct}% interval "
+            f"<b>{_e(d['date_lo'])}</b> to <b>{_e(d['date_hi'])}</b>, 50% interval {_e(d['date_q25'])} to "
+            f"{_e(d['date_q75'])}). P(reached by {_e(d['by'])}) = {d['p_by']:.2f}."
+            + (f" In {d['p_never']:.1%} of draws the trend never gets there." if d.get("p_never") else "")
+            + f" {_e(d['target'])}'s effective size: {format_size(d['target_neff']['median'])} parameters "
+            f"[{format_size(d['target_neff']['lo'])}, {format_size(d['target_neff']['hi'])}]"
+            + (" (placed against this run's posterior from its reported scores, not fitted with it)"
+               if d.get("placed") else "") + ".")
+    if d.get("note"):
+        text += f" Note: {_e(d['note'])}."
+    fig = plots.plot_fan_chart(tree, target=d["target"], size=d["size"], prob=d.get("prob", prob))
+    return (f"<p class='note' id='projection-text'>{text}</p>"
+            + _figure(fig, f"projection fan chart: {d['target']}, {size} parameters",
+                      f"Upper panel: the fitted trend (median, 50% and {pct}% bands) extrapolated past the data "
+                      f"({d['data_start']} to {d['data_end']}); red: the density {article(size)} {size} model needs "
+                      f"to match {d['target']} (median and {pct}% band). Lower panel: posterior draws of the "
+                      "crossing date; the text above gives its median and intervals."))
+
+
 def _page(title: str, body: str) -> str:
     return ("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
             "<meta name='viewport' content='width=device-width, initial-scale=1'>"
             f"<title>{_e(title)}</title><style>{CSS}</style></head><body>{body}</body></html>\n")
 
 
-def build_report(trees: list, names=None, comparison=None, projection=None, baseline=None, prob: float = 0.9,
+def build_report(trees: list, names=None, comparison=None, projection=None, baseline=None, prob: float = DEFAULT_PROB,
                  sensitivity: bool = True, seed: int = 0, multiverse: pd.DataFrame | None = None) -> str:
     """The report as an HTML string (see :func:`write_report`)."""
     if isinstance(trees, xr.DataTree):
@@ -387,8 +468,9 @@ def build_report(trees: list, names=None, comparison=None, projection=None, base
     diags = [summaries.diagnostics(t) for t in trees]
     # summary
     tt = summaries.trend_table(primary, prob)
-    period = "all" if "all" in set(tt["period"]) else "after"
+    period = summaries.headline_period(tt)
     dt = tt[(tt["period"] == period) & (tt["quantity"] == "doubling_time_months")].iloc[0]
+    a_day = tt[(tt["period"] == period) & (tt["quantity"] == "A_per_day")].iloc[0]
     s = {"n_models": int(primary.posterior.sizes.get("model", 0)),
          "n_scores": int(primary.observed_data.sizes.get("obs", 0))}
     lead = (f"<p class='note'>Run <b>{_e(pname)}</b> ({_e(info['trend'])} trend, "
@@ -397,7 +479,8 @@ def build_report(trees: list, names=None, comparison=None, projection=None, base
             f"{_fmt(dt['hi'], 2)}){' after the break' if info['trend'] != 'linear' else ''}, "
             f"over {s['n_models']} models and {s['n_scores']} scores. Density = N_eff / N relative to the "
             f"'{_e(info['reference'])}' reference family at D0 = {info['d0']:.3g} tokens.</p>")
-    body = (lead + "<h3>Runs</h3>" + _table(run_table(trees, names))
+    body = lead + published_section(primary, pname, dt, a_day, prob)
+    body += ("<h3>Runs</h3>" + _table(run_table(trees, names))
             + f"<h3>Trend slope and doubling time ({int(prob * 100)}% intervals)</h3>"
             + _table(summary_rows(trees, names, prob), text_cols=("run", "period", "quantity", "unit")))
     base = baseline_rows(trees, names, baseline)
@@ -407,6 +490,8 @@ def build_report(trees: list, names=None, comparison=None, projection=None, base
                  + _table(base))
     top = summaries.density_table(primary, prob).head(10)[["model", "release_date", "params", "density",
                                                            "density_lo", "density_hi", "n_scores"]]
+    top = top.assign(params=top["params"].map(format_size)).rename(
+        columns={"density_lo": f"{int(prob * 100)}% lo", "density_hi": f"{int(prob * 100)}% hi"})
     if len(top):
         body += f"<h3>Densest models (run '{_e(pname)}')</h3>" + _table(top)
     sections.append(("summary", "Summary", body))
@@ -416,14 +501,15 @@ def build_report(trees: list, names=None, comparison=None, projection=None, base
     for i, (name, t) in enumerate(zip(names, trees)):
         ri = plots.run_info(t)
         body += f"<h3>Run '{_e(name)}'</h3>"
-        body += _figure(plots.density_vs_date(t, baseline=baseline if i == 0 else None, prob=prob, name=name),
-                        f"density vs release date, run {name}",
+        fig = plots.density_vs_date(t, baseline=baseline if i == 0 else None, prob=prob, name=name)
+        body += _figure(fig, f"density vs release date, run {name}",
                         f"Capability density (N_eff / N, relative to the '{ri['reference']}' family at D0 = "
                         f"{ri['d0']:.3g} tokens) of every model with its {int(prob * 100)}% interval, and the "
-                        "fitted trend with its band.")
-        body += _figure(plots.doubling_time_posterior(t, baseline=baseline if i == 0 else None, prob=prob, name=name),
-                        f"doubling time posterior, run {name}",
-                        "Posterior of the doubling time of capability density, in months.")
+                        "fitted trend with its band. " + " ".join(getattr(fig, "notes", [])))
+        fig = plots.doubling_time_posterior(t, baseline=baseline if i == 0 else None, prob=prob, name=name)
+        body += _figure(fig, f"doubling time posterior, run {name}",
+                        "Posterior of the doubling time of capability density, in months. "
+                        + " ".join(getattr(fig, "notes", [])))
     sections.append(("density", "Density vs release date and doubling time", body))
 
     sections.append(("forest", f"Density per model (run '{pname}')",
@@ -446,8 +532,7 @@ def build_report(trees: list, names=None, comparison=None, projection=None, base
         sections.append(("comparison", "Comparison of runs and trend breaks", body))
 
     if projection is not None:
-        sections.append(("projection", "Projection", _figure(
-            projection, "projection fan chart", "Projection supplied by the caller (fan chart).", close=False)))
+        sections.append(("projection", "Projection", projection_section(primary, projection, prob)))
 
     if multiverse is not None:
         sections.append(("multiverse", "Multiverse", multiverse_section(multiverse)))
@@ -479,13 +564,14 @@ def build_report(trees: list, names=None, comparison=None, projection=None, base
 
 
 def write_report(trees: list, out_path, names=None, comparison=None, projection=None, baseline=None,
-                 prob: float = 0.9, sensitivity: bool = True, seed: int = 0,
+                 prob: float = DEFAULT_PROB, sensitivity: bool = True, seed: int = 0,
                  multiverse: pd.DataFrame | None = None) -> Path:
     """Write one self-contained HTML report of ``trees`` (runs) to ``out_path``, atomically.
 
     ``names``: a label per run (default: the spec names). ``comparison``: a
     table (DataFrame or records) to show instead of the computed PSIS-LOO
-    comparison (computed when several runs are given). ``projection``: a
+    comparison (computed when several runs are given). ``projection``: the dict of
+    :func:`bayes_density.posterior.projection.project` (its dates in words and a fan chart), a
     matplotlib Figure (fan chart) to embed, or None. ``baseline``: the paper
     method's result (:func:`bayes_density.baseline.paper_method`) for the first
     run; None uses what the run carries. ``sensitivity``: include power-scaling

@@ -6,8 +6,8 @@ they are); numbers are rounded here, for reading, and nowhere else.
 
 from __future__ import annotations
 
-from ..checks.ppc import PARETO_K_BAD, Z_LARGE
-from ..constants import PAPER_BENCHMARKS
+from ..checks.ppc import KS_P_WARN, LARGE_SHARE_WARN, PARETO_K_BAD, Z_LARGE
+from ..constants import DEFAULT_PROB, PAPER_BENCHMARKS
 from ..inference.diagnostics import convergence_problems
 from ..posterior.projection import format_size
 from ..sweeps.multiverse import converged
@@ -20,6 +20,23 @@ def fmt_interval(d: dict, fmt: str = "{:.3g}") -> str:
     """``median [lo, hi]`` of a dict with those keys."""
     return f"{fmt.format(d['median'])} [{fmt.format(d['lo'])}, {fmt.format(d['hi'])}]"
 
+
+
+def article(word: str) -> str:
+    """'a' or 'an' before a number or word as it is read aloud: an 8B, an 11B, an 18B, a 1.5B, an MoE."""
+    w = str(word).strip()
+    head = w.split(".")[0].rstrip("BMTKbmtk")
+    if w[:1] == "8" or head in ("11", "18") or (head.isdigit() and len(head) in (5, 6) and head[:2] in ("11", "18")):
+        return "an"
+    return "an" if w[:1].lower() in "aeiou" or w[:2] in ("MM", "Mo") else "a"
+
+
+def fmt_number(x, digits: int = 4) -> str:
+    """A number for reading: sizes and other inputs as given (1.3e10 -> '1.3e+10', 72.7e9 -> '7.27e+10'),
+    with no float noise."""
+    if x is None or x != x:
+        return "n/a"
+    return f"{float(x):.{digits}g}"
 
 
 def format_fit(path, tree) -> str:
@@ -38,6 +55,14 @@ def format_summary(d: dict, run: str, prob: float) -> str:
     lines.append(f"doubling time: {fmt_interval(d['doubling_time_months'])} months "
                  f"({fmt_interval(d['doubling_time_days'], '{:.0f}')} days; median [{pct}% interval])")
     lines.append(f"A: {fmt_interval(d['A_per_day'], '{:.5f}')} per day (ln density)")
+    if d.get("paper"):
+        pub = d["paper"]["published"]
+        lines.append("published (point estimates, no intervals): " + "; ".join(
+            f"{r['source']}: {r['doubling_months']:g} months"
+            + (f" (A = {r['A_per_day']:g}/day" if r.get("A_per_day") else " (")
+            + (", " if r.get("A_per_day") else "") + f"{r['n_models']} models"
+            + (f", {r['dates']}" if r.get("dates") else "") + ")" for r in pub))
+        lines.append(f"why they differ: {d['paper']['differences']}")
     for row in d.get("trend_periods", []):
         lines.append(f"  {row['period']:>13}  {row['quantity']:<24} {row['median']:.4g}"
                      + (f" [{row['lo']:.4g}, {row['hi']:.4g}]" if row["lo"] == row["lo"] else ""))
@@ -69,17 +94,26 @@ def format_density(df) -> str:
         f"{r['name']:<28} {r['release_date']}  Neff {fmt_interval(r['neff'])}  "
         f"density {fmt_interval(r['density'])}  P(above trend) {r['p_above_trend']:.2f}"
         + ("  (date past the fitted data: trend extrapolated)" if r["beyond_data"] else "")
-        for _, r in df.iterrows())
+        for _, r in df.iterrows()) + (
+        "\nmedian [90% interval]; P(above trend): posterior probability that the model's density lies above "
+        "the fitted trend line at its release date")
 
 
 def format_compare(d: dict) -> str:
     """Text of ``bayes-density compare`` (``d``: :func:`bayes_density.checks.comparison.compare_dict`)."""
+    # enough decimals that runs whose elpd differ are told apart (JSON keeps full precision)
+    elpd = [r["elpd_loo"] for r in d["models"]]
+    dec = 1
+    while dec < 4 and len({round(v, dec) for v in elpd}) < len(set(elpd)):
+        dec += 1
     lines = [f"{'run':<24} {'trend':<12} {'elpd_loo':>10} {'se':>7} {'diff':>8} {'dse':>6} {'weight':>7} "
              f"{'max k':>6} {'k>0.7':>6}"]
     for r in d["models"]:
-        lines.append(f"{r['name']:<24} {r['trend']:<12} {r['elpd_loo']:>10.1f} {r['se']:>7.1f} "
-                     f"{r['elpd_diff']:>8.1f} {r['dse']:>6.1f} {r['weight']:>7.2f} {r['pareto_k_max']:>6.2f} "
+        lines.append(f"{r['name']:<24} {r['trend']:<12} {r['elpd_loo']:>10.{dec}f} {r['se']:>7.1f} "
+                     f"{r['elpd_diff']:>8.{dec}f} {r['dse']:>6.1f} {r['weight']:>7.2f} {r['pareto_k_max']:>6.2f} "
                      f"{r['n_pareto_k_bad']:>6d}")
+    if d.get("pareto_warnings"):
+        lines.append(f"note: {d['pareto_warnings']}")
     for r in d["models"]:
         if r["p_acceleration"] is not None and r["p_acceleration"] == r["p_acceleration"]:
             lines.append(f"P(A_after > A_before) in {r['name']}: {r['p_acceleration']:.3f}")
@@ -149,7 +183,7 @@ def format_coverage(summary: dict) -> str:
 
 def format_projection(d: dict) -> str:
     """Readable text for the dict of :func:`project` (or of :func:`smallest_size`)."""
-    pct = int(round(100 * d.get("prob", 0.9)))
+    pct = int(round(100 * d.get("prob", DEFAULT_PROB)))
     neff = d["target_neff"]
     neff_line = (f"{d['target']} effective size: {format_size(neff['median'])} parameters "
                  f"[{format_size(neff['lo'])}, {format_size(neff['hi'])}] ({pct}% interval)")
@@ -164,8 +198,8 @@ def format_projection(d: dict) -> str:
         ]
     else:
         lines = [
-            f"when does a {format_size(d['size'])}-parameter model reach {d['target']}'s level? "
-            f"({d['trend']} trend, fitted models {d['data_start']} to {d['data_end']})",
+            f"when does {article(format_size(d['size']))} {format_size(d['size'])}-parameter model reach "
+            f"{d['target']}'s level? ({d['trend']} trend, fitted models {d['data_start']} to {d['data_end']})",
             f"  projected date: {d['date_median']} (median)",
             f"  50% interval: {d['date_q25']} to {d['date_q75']}",
             f"  {pct}% interval: {d['date_lo']} to {d['date_hi']}",
@@ -180,6 +214,9 @@ def format_projection(d: dict) -> str:
         if dn:
             lines.append(f"  density needed: {dn['median']:.3g} x the reference family "
                          f"[{dn['lo']:.3g}, {dn['hi']:.3g}]")
+    if d.get("placed"):
+        lines.append(f"  ({d['target']} was not fitted with this run: placed against its posterior from its "
+                     "reported scores, without refitting)")
     if d.get("note"):
         lines.append(f"  note: {d['note']}")
     return "\n".join(lines)
@@ -196,7 +233,8 @@ def format_checks(d: dict) -> str:
         f"  R-hat max            {d['rhat_max']:.3f}  ({d.get('rhat_max_var')})",
         f"  divergences          {d['divergences']}",
         f"  bulk ESS min         {d['ess_bulk_min']:.0f}  ({d.get('ess_bulk_min_var')})",
-        f"  calibration ok       {d['calibration_ok']}",
+        f"  calibration          {'ok' if d['calibration_ok'] else 'flagged'}  (rule: ok when LOO-PIT KS p >= "
+        f"{KS_P_WARN:g} and at most {100 * LARGE_SHARE_WARN:g}% of scores have |z| > {Z_LARGE:g})",
         "",
         "Posterior predictive by benchmark (scores as fractions):",
         f"  {'benchmark':<16} {'n':>5} {'obs mean':>9} {'pred mean':>9} {'rmse':>7} {'z sd':>6} "
