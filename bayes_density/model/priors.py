@@ -71,8 +71,11 @@ PRIORS = MappingProxyType(
         # shown vs scored move it by about a point (BBH-MC: 0.2885 scored vs 0.2990 shown).
         "floor_shift": ("normal", (0.0, 0.01)),
         # Floor of a generated-answer variant (nominal 0): lucky exact matches and trivial
-        # unit tests; a tiny model solves 0-1% of MATH or HumanEval. HalfNormal(0.005).
-        "floor_generated": ("halfnormal", (0.005,)),
+        # unit tests; a tiny model solves 0-1% of MATH or HumanEval. LogNormal(log 0.003, 1):
+        # 95% between 0.0004 and 0.02. Not HalfNormal: where most weak models score 0, the
+        # likelihood pushes a half-normal floor to 0 and its log (what NUTS samples) drifts
+        # down a long flat tail.
+        "floor_generated": ("lognormal", (math.log(0.003), 1.0)),
         "link_log_slope_variant": ("normal", (0.0, 0.5)),
         # Source-kind offset on the link's location (nats of log effective size): a
         # developer's own report or another developer's pipeline vs the uniform third-party
