@@ -65,8 +65,9 @@ each unit a deviation from its general capability::
     p_o      = g_b + (h_b - g_b) sigmoid(kappa_b (zeta(x_u) + d_u,k(b) + delta_s(o),f(b) - mu_b))
 
 Chance floors are learned around their nominal value: g_b = g0_b + e_b with
-e_b ~ N(0, 0.01) for multiple-choice variants and e_b ~ LogNormal(log 0.003, 1) for
-generated answers (g0 = 0). A weak model's expected score is 1/k only on average
+e_b ~ N(0, 0.01) for multiple-choice variants and e_b ~ LogNormal(log 0.01, 1.5) for
+generated answers (g0 = 0; BBH's chain-of-thought exact match learns ~0.30: weak models
+that emit a valid label from a closed set score at the label-guessing rate). A weak model's expected score is 1/k only on average
 over answer positions and prompts (the smallest models score 0.298-0.309 on BBH-MC,
 whose floor is 0.2885 with the harness's scored choices and 0.2990 with the options
 shown), and exact-match or unit-test scoring has lucky hits (GPT-Neo-125M: 6 of

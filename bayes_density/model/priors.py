@@ -71,11 +71,14 @@ PRIORS = MappingProxyType(
         # shown vs scored move it by about a point (BBH-MC: 0.2885 scored vs 0.2990 shown).
         "floor_shift": ("normal", (0.0, 0.01)),
         # Floor of a generated-answer variant (nominal 0): lucky exact matches and trivial
-        # unit tests; a tiny model solves 0-1% of MATH or HumanEval. LogNormal(log 0.003, 1):
-        # 95% between 0.0004 and 0.02. Not HalfNormal: where most weak models score 0, the
+        # unit tests (a tiny model solves 0-1% of MATH or HumanEval), and, where answers are
+        # labels from a closed set (most BBH tasks), the rate of a model that emits a valid
+        # label at random: about 0.26 for BBH (sum of n_i/k_i over its closed-label subtasks,
+        # data/curation/bbh_mc_subtasks.csv, over its 6,511 items). LogNormal(log 0.01, 1.5):
+        # 95% between 0.0005 and 0.19. Not HalfNormal: where most weak models score 0, the
         # likelihood pushes a half-normal floor to 0 and its log (what NUTS samples) drifts
         # down a long flat tail.
-        "floor_generated": ("lognormal", (math.log(0.003), 1.0)),
+        "floor_generated": ("lognormal", (math.log(0.01), 1.5)),
         "link_log_slope_variant": ("normal", (0.0, 0.5)),
         # Source-kind offset on the link's location (nats of log effective size): a
         # developer's own report or another developer's pipeline vs the uniform third-party
