@@ -78,20 +78,32 @@ def test_coverage_over_repeated_simulations_slow():
 @pytest.mark.slow
 def test_simulation_based_calibration():
     """SBC (Talts et al. 2018): prior draws -> data -> posterior ranks are uniform."""
-    from bayes_density.model.joint import build_model
-    import pymc as pm
-
     # trend, loss law, frontier and the link (its sampled parameters and the derived slope) of benchmark 0
     keys = [("slope", None), ("intercept_mean", None), ("log_alpha", None), ("frontier_scale", None),
             ("link_loc", 0), ("link_ceiling_logit", 0), ("link_kappa", 0)]
-    n_sims, ranks = 60, {k: [] for k in keys}
+    _sbc(keys, synthetic_inputs(40, seed=7))
+
+
+@pytest.mark.slow
+def test_simulation_based_calibration_measurement_model():
+    """SBC of the measurement model's parameters: source-kind means, domain spreads, a variant's
+    location deviation, a learned multiple-choice and a generated-answer floor."""
+    keys = [("slope", None), ("source_offset_mean", 0), ("source_offset_mean", 1), ("domain_sigma", 0),
+            ("domain_sigma", 1), ("link_loc_variant", 0), ("floor_shift", 0), ("floor_generated", 0)]
+    _sbc(keys, synthetic_inputs(40, seed=8, second_source=0.5, measurement=True))
+
+
+def _sbc(keys, base, n_sims=60):
+    from bayes_density.model.joint import build_model
+    import pymc as pm
+
+    ranks = {k: [] for k in keys}
     spec = sim_spec(draws=400, tune=400)
-    base = synthetic_inputs(40, seed=7)
     model = build_model(base, spec)
     prior = pm.sample_prior_predictive(draws=n_sims, model=model, random_seed=7)
     free = [v.name for v in model.free_RVs if v.name != "log_density"]
     for i in range(n_sims):
-        truth = {k: prior.prior[k].values.reshape(n_sims, -1)[i].squeeze() for k in free}
+        truth = {k: prior.prior[k].values[0, i] for k in free}  # (chain 0, draw i), the variable's own shape
         inputs, full = simulate(base, spec, truth=truth, seed=i)
         tree = sample(inputs, spec, progress=False, log_likelihood=False)
         for name, idx in ranks:
