@@ -96,6 +96,8 @@ def cmd_summary(args) -> int:
     tree = load(args.run)
     d = summary_dict(tree, prob=args.prob)
     d["paper"] = paper_context(tree)
+    for r in d.get("top_density", []):  # sizes as given (exp(log N) adds float noise: 72700000000.00012)
+        r["params"] = float(f"{r['params']:.12g}")
     d["measurement"] = measurement_dict(tree, prob=args.prob)
     print(_json(d) if args.json else format_summary(d, args.run, args.prob) + format_measurement(d["measurement"]))
     return 0

@@ -45,14 +45,19 @@ def sim_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def runs(sim_dir):
-    out = {}
-    for form in ("linear", "break"):
-        path = sim_dir / f"{form}.nc"
-        rc = main(["fit", "--data", str(sim_dir / "data"), "--model", str(sim_dir / f"{form}.toml"),
-                   "--out", str(path), "--no-progress"])
-        assert rc == 0 and path.exists()
-        out[form] = path
-    return out
+    """One fit through the CLI (linear); the break run is that fit relabelled with a drawn slope change
+    (tests/test_report.py fake_break_run): the CLI's break paths without a second compile and fit."""
+    from bayes_density.inference.run import Run
+
+    from .test_report import fake_break_run
+
+    path = sim_dir / "linear.nc"
+    rc = main(["fit", "--data", str(sim_dir / "data"), "--model", str(sim_dir / "linear.toml"),
+               "--out", str(path), "--no-progress"])
+    assert rc == 0 and path.exists()
+    brk = sim_dir / "break.nc"
+    Run(fake_break_run(Run.load(path).tree)).save(brk)
+    return {"linear": path, "break": brk}
 
 
 def test_summary_json(runs, capsys):

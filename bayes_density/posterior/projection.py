@@ -103,7 +103,7 @@ def place_target(tree: xr.DataTree, target: str, targets: pd.DataFrame | None = 
         raise InputError(f"target {target!r} has no reported scores on this run's benchmarks "
                          f"({', '.join(link.benchmarks)}); it has scores on: {have}")
     family, (mu, sd) = prior("target_log_neff", Run.of(tree).spec.priors)
-    grid = np.arange(mu - 6 * sd, mu + 6 * sd + X_STEP / 2, X_STEP)
+    grid = np.arange(mu - 5 * sd, mu + 5 * sd + X_STEP / 2, X_STEP)
     logp = np.broadcast_to(_stats.norm.logpdf(grid, mu, sd), (link.mu.shape[0], grid.size)).copy()
     z = zeta(grid[None, :], link.alpha, link.x_a, xp=np)
     kinds = rows["source_kind"] if "source_kind" in rows else pd.Series([None] * len(rows), index=rows.index)

@@ -22,7 +22,7 @@ import pandas as pd  # noqa: E402
 import xarray as xr  # noqa: E402
 from scipy import stats  # noqa: E402
 
-from ..constants import DEFAULT_PROB, PAPER_A_PER_DAY  # noqa: E402
+from ..constants import DEFAULT_PROB, PAPER, PAPER_A_PER_DAY  # noqa: E402
 from ..errors import InputError  # noqa: E402
 from ..inference.run import Run  # noqa: E402
 from ..posterior.projection import (_check_prob, _check_size, _data_span, _parse_date, crossing_times,  # noqa: E402
@@ -194,41 +194,64 @@ def density_vs_date(tree: xr.DataTree, baseline=None, prob: float = DEFAULT_PROB
     return fig
 
 
-def _overlaps(box, boxes, pad: float = 2.0) -> bool:
-    return any(box.x0 < b.x1 + pad and b.x0 < box.x1 + pad and box.y0 < b.y1 + pad and b.y0 < box.y1 + pad
-               for b in boxes)
+def _overlap_area(box, boxes, pad: float = 2.0) -> float:
+    total = 0.0
+    for b in boxes:
+        w = min(box.x1, b.x1) - max(box.x0, b.x0) + pad
+        h = min(box.y1, b.y1) - max(box.y0, b.y0) + pad
+        if w > 0 and h > 0:
+            total += w * h
+    return total
+
+
+def _text_box(a, renderer):
+    """The box of an annotation's text alone (without its arrow), in display pixels."""
+    from matplotlib.text import Text
+
+    a.update_positions(renderer)  # the offset text's position (Annotation.get_window_extent would add the arrow)
+    return Text.get_window_extent(a, renderer)
+
+
+#: label offsets tried in turn (points): near first, then further up/down and to either side
+LABEL_OFFSETS = [(dx, dy) for dy in (10, -14, 24, -28, 38, -42, 52, -56, 66, -70) for dx in (-6, 6, -36, 36)]
 
 
 def place_labels(ax, xs, ys, texts, fontsize: float = 7.0) -> list:
-    """Annotate points without overlapping labels: each label tries offsets (above, below, either side,
-    further out) and takes the first whose box (in display pixels) overlaps no label placed before it
-    nor the axes' edge. Returns the annotations (their boxes: ``label_boxes``)."""
-    fig = ax.figure
-    renderer = fig.canvas.get_renderer()
-    offsets = [(-6, 10), (6, 10), (-6, -14), (6, -14), (-6, 24), (6, 24), (-6, -28), (6, -28), (-6, 38), (6, 38),
-               (-6, -42), (6, -42), (-6, 52), (6, 52)]
-    placed, boxes = [], []
+    """Annotate points without overlapping labels: each label tries offsets (LABEL_OFFSETS: above,
+    below, either side, further out) and takes the first whose text box (display pixels) lies inside
+    the axes and overlaps no label placed before it; failing that, the inside one with the least
+    overlap. Returns the annotations (their boxes: :func:`label_boxes`)."""
+    renderer = ax.figure.canvas.get_renderer()
     axbox = ax.get_window_extent(renderer)
+    placed, boxes = [], []
     for x, y, text in zip(xs, ys, texts):
-        for dx, dy in offsets:
+        best = None  # (overlap, offset)
+        for dx, dy in LABEL_OFFSETS:
             a = ax.annotate(str(text), (x, y), fontsize=fontsize, xytext=(dx, dy), textcoords="offset points",
-                            ha="right" if dx < 0 else "left", va="bottom" if dy > 0 else "top",
-                            arrowprops={"arrowstyle": "-", "color": GREY, "lw": 0.5})
-            box = a.get_window_extent(renderer)
-            inside = box.x0 >= axbox.x0 and box.x1 <= axbox.x1 and box.y0 >= axbox.y0 and box.y1 <= axbox.y1
-            if inside and not _overlaps(box, boxes):
+                            ha="right" if dx < 0 else "left", va="bottom" if dy > 0 else "top")
+            box = _text_box(a, renderer)
+            a.remove()
+            if not (box.x0 >= axbox.x0 and box.x1 <= axbox.x1 and box.y0 >= axbox.y0 and box.y1 <= axbox.y1):
+                continue
+            over = _overlap_area(box, boxes)
+            if best is None or over < best[0]:
+                best = (over, (dx, dy))
+            if over == 0:
                 break
-            if (dx, dy) != offsets[-1]:
-                a.remove()
+        dx, dy = best[1] if best is not None else LABEL_OFFSETS[0]
+        a = ax.annotate(str(text), (x, y), fontsize=fontsize, xytext=(dx, dy), textcoords="offset points",
+                        ha="right" if dx < 0 else "left", va="bottom" if dy > 0 else "top",
+                        arrowprops={"arrowstyle": "-", "color": GREY, "lw": 0.5},
+                        bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.8})
         placed.append(a)
-        boxes.append(a.get_window_extent(renderer))
+        boxes.append(_text_box(a, renderer))
     return placed
 
 
 def label_boxes(fig) -> list:
     """Display-pixel boxes of the labels :func:`place_labels` placed on ``fig`` (for overlap tests)."""
     renderer = fig.canvas.get_renderer()
-    return [a.get_window_extent(renderer) for a in getattr(fig, "labels", [])]
+    return [_text_box(a, renderer) for a in getattr(fig, "labels", [])]
 
 
 def _fmt_months(row) -> str:
@@ -247,7 +270,7 @@ def doubling_time_posterior(tree: xr.DataTree, baseline=None, prob: float = DEFA
     """Posterior of the density doubling time (months), per trend period, with the paper's estimate."""
     info = run_info(tree, name)
     _, summ = baseline_points(tree, baseline)
-    paper_dt = math.log(2) / PAPER_A_PER_DAY / DAYS_PER_YEAR * 12  # Xiao et al. 2024: A = 0.0073 per day
+    paper_dt = PAPER["arxiv_v2"]["doubling_months"]  # as published (ln 2 / 0.0073 per day is 3.1 months)
     periods = slope_draws(tree)
     fig, ax = plt.subplots(figsize=(8, 4.5))
     all_dt = np.concatenate([doubling_from_slope(s) * MONTHS_PER_YEAR for s in periods.values()])
@@ -281,7 +304,10 @@ def doubling_time_posterior(tree: xr.DataTree, baseline=None, prob: float = DEFA
     if summ and np.isfinite(summ.get("doubling_time_months", np.nan)):
         ax.axvline(summ["doubling_time_months"], color=RED, ls="--", lw=1.5,
                    label=f"paper method on these data: {summ['doubling_time_months']:.1f} months")
-    ax.axvline(paper_dt, color="black", ls=":", lw=1, label=f"Xiao et al. 2024 published: {paper_dt:.1f} months")
+    ax.axvline(paper_dt, color="black", ls=":", lw=1,
+               label=f"published: {paper_dt:g} months (arXiv v2), {PAPER['nature_mi_2025']['doubling_months']:g} "
+                     "(Nature MI)")
+    ax.axvline(PAPER["nature_mi_2025"]["doubling_months"], color="black", ls=":", lw=1)
     low = min([float(np.quantile(finite, 0.005)) if finite.size else 0.0] + marks) * 0.8
     ax.set_xlim(low if low > 0.25 * cap else 0.0, cap)
     ax.set_xlabel("doubling time of capability density (months)")
@@ -493,7 +519,7 @@ def specification_curve(table: pd.DataFrame, prob: float | None = None, title: s
     x = np.arange(n)
     med, lo, hi = (fitted[c].to_numpy(float) for c in ("doubling_months_median", "doubling_months_lo",
                                                         "doubling_months_hi"))
-    paper_dt = math.log(2) / PAPER_A_PER_DAY / DAYS_PER_YEAR * 12  # Xiao et al. 2024: A = 0.0073 per day
+    paper_dt = PAPER["arxiv_v2"]["doubling_months"]  # as published (ln 2 / 0.0073 per day is 3.1 months)
     finite = np.concatenate([v[np.isfinite(v) & (v > 0)] for v in (med, lo, hi)] + [np.array([paper_dt])])
     top = float(finite.max()) * 1.6
     bottom = float(finite.min()) / 1.6
@@ -653,5 +679,33 @@ def plot_fan_chart(tree: xr.DataTree, target: str = "GPT-4", size: float = 8e9, 
         ax_h.set_xlabel("release date")
         ax_h.grid(alpha=0.3)
     ax.set_xlim(x[0], x[-1])
+    fig.tight_layout()
+    return fig
+
+
+# ---------------------------------------------------------------------------
+# standard diagnostics (arviz-plots)
+# ---------------------------------------------------------------------------
+
+#: scalar trend and loss-law parameters shown in the rank plot, where the run has them
+RANK_VARS = ("slope", "slope_after", "slope_change", "intercept", "changepoint", "frontier_sigma_v",
+             "frontier_sigma_u", "trend_sigma", "alpha")
+
+
+def rank_plot(tree: xr.DataTree, var_names=None) -> plt.Figure:
+    """Rank ECDF plot (arviz-plots ``plot_rank``) of the trend parameters: each chain's fractional ranks
+    inside the simultaneous envelope when the chains mix."""
+    import arviz_plots as azp
+
+    post = tree.posterior
+    names = [v for v in (var_names or RANK_VARS) if v in post and set(post[v].dims) <= {"chain", "draw"}]
+    if not names:
+        raise ValueError("no scalar trend parameters in the posterior for a rank plot")
+    pc = azp.plot_rank(tree, var_names=names, backend="matplotlib")
+    axes = [a for a in pc.viz["plot"].to_dataset().data_vars.values()]
+    fig = np.asarray(axes[0].values).item().figure
+    fig.set_size_inches(min(3.0 * len(names), 12.0), 3.0 * ((len(names) - 1) // 4 + 1) + 0.6)
+    fig.suptitle("Rank ECDF difference per chain (arviz-plots): near zero and p not small = chains agree",
+                 fontsize=10)
     fig.tight_layout()
     return fig

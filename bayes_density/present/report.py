@@ -542,6 +542,13 @@ def build_report(trees: list, names=None, comparison=None, projection=None, base
 
     diag, warns = diagnostics_rows(trees, names, diags)
     body = _table(diag) + "".join(f"<h4>{_e(n)}</h4>{_warn_list(w)}" for n, w in warns.items())
+    try:
+        body += _figure(plots.rank_plot(primary), f"rank plots of the trend parameters, run {pname}",
+                        "Rank ECDF difference of each chain's draws for the trend parameters (arviz-plots plot_rank): "
+                        "chains that sample the same distribution stay near zero; each panel's p-value tests that "
+                        "(small p: the chains disagree).")
+    except ValueError:
+        pass
     sections.append(("diagnostics", "Sampler diagnostics", body))
 
     body = ""

@@ -57,11 +57,12 @@ def format_summary(d: dict, run: str, prob: float) -> str:
     lines.append(f"A: {fmt_interval(d['A_per_day'], '{:.5f}')} per day (ln density)")
     if d.get("paper"):
         pub = d["paper"]["published"]
-        lines.append("published (point estimates, no intervals): " + "; ".join(
-            f"{r['source']}: {r['doubling_months']:g} months"
-            + (f" (A = {r['A_per_day']:g}/day" if r.get("A_per_day") else " (")
-            + (", " if r.get("A_per_day") else "") + f"{r['n_models']} models"
-            + (f", {r['dates']}" if r.get("dates") else "") + ")" for r in pub))
+        def one(r):
+            details = ([f"A = {r['A_per_day']:g}/day"] if r.get("A_per_day") else []) + [f"{r['n_models']} models"] \
+                + ([r["dates"]] if r.get("dates") else [])
+            return f"{r['source']}: {r['doubling_months']:g} months ({', '.join(details)})"
+
+        lines.append("published (point estimates, no intervals): " + "; ".join(one(r) for r in pub))
         lines.append(f"why they differ: {d['paper']['differences']}")
     for row in d.get("trend_periods", []):
         lines.append(f"  {row['period']:>13}  {row['quantity']:<24} {row['median']:.4g}"

@@ -44,6 +44,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import InputError
+from ..constants import DEFAULT_PROB
 from ..model.spec import PAPER_BENCHMARKS, ModelSpec
 
 #: screening settings (module docstring says why)
@@ -107,12 +108,12 @@ def _empty_row(spec: ModelSpec) -> dict:
     return row
 
 
-def headline(tree, prob: float = 0.9) -> dict:
+def headline(tree, prob: float = DEFAULT_PROB) -> dict:
     """Doubling time (months) and slope per day of a run: the whole period, or after a break."""
-    from ..posterior.summaries import trend_table
+    from ..posterior.summaries import headline_period, trend_table
 
     tt = trend_table(tree, prob)
-    period = "all" if "all" in set(tt["period"]) else "after"
+    period = headline_period(tt)
     pick = tt[tt["period"] == period].set_index("quantity")
     dt = pick.loc["doubling_time_months"]
     return {"doubling_months_median": float(dt["median"]), "doubling_months_lo": float(dt["lo"]),
@@ -124,7 +125,7 @@ def run_file_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9+._-]", "_", name.replace(REF_SEP, "__")) + ".nc"
 
 
-def fit_spec(data, spec: ModelSpec, *, draws: int, tune: int, chains: int, seed: int, prob: float = 0.9,
+def fit_spec(data, spec: ModelSpec, *, draws: int, tune: int, chains: int, seed: int, prob: float = DEFAULT_PROB,
              cores: int = 1, runs_dir: str | Path | None = None, return_tree: bool = False):
     """Fit one specification and return its multiverse row; an unusable data selection gives an error row.
 
@@ -141,6 +142,8 @@ def fit_spec(data, spec: ModelSpec, *, draws: int, tune: int, chains: int, seed:
     row.update(chains=chains, draws=draws, tune=tune, seed=seed)
     tree = None
     try:
+        if getattr(data, "borrowed", ()) and spec.reference in data.reference_sets:
+            data = data.for_reference(spec.reference)  # only this family's borrowed reference models
         inputs = prepare(data, spec)
     except (DataError, SpecError, SelectionError) as exc:
         row.update(error=str(exc), fit_s=time.perf_counter() - t_start)
@@ -197,7 +200,7 @@ def converged(row) -> bool:
 
 def run_multiverse(data, specs: Sequence[ModelSpec], *, draws: int = DEFAULT_DRAWS, tune: int = DEFAULT_TUNE,
                    chains: int = DEFAULT_CHAINS, seed: int | None = None, workers: int | None = None,
-                   prob: float = 0.9, runs_dir: str | Path | None = None,
+                   prob: float = DEFAULT_PROB, runs_dir: str | Path | None = None,
                    progress: bool | Callable[[dict, int, int], None] = True, scheduler="local",
                    out_dir: str | Path | None = None) -> pd.DataFrame:
     """Fit every spec in parallel; one row per spec, in the order of ``specs``.
