@@ -60,7 +60,7 @@ reference; ``developer``; ``third_party``); skill domains k (code, math) give
 each unit a deviation from its general capability::
 
     lambda_b = lambda_f(b) + dl_b,  log s_b = log s_f(b) + ds_b     dl, ds = 0 for a family's primary
-    delta_sf ~ N(m_s, tau_s),  delta_harness,f = 0                   source-kind offset (nats)
+    delta_sf ~ N(m_s, tau),  delta_harness,f = 0 (tau fixed, priors.py)   source-kind offset (nats)
     d_uk     = sigma_k z_uk (+ a_k t_u with domain trends),  d_u,general = 0
     p_o      = g_b + (h_b - g_b) sigmoid(kappa_b (zeta(x_u) + d_u,k(b) + delta_s(o),f(b) - mu_b))
 

@@ -68,7 +68,6 @@ DEFAULT_TRUTH = {
     "link_log_slope_tau": 0.3,
     # measurement model (used when the design has it): developer +0.3, third party -0.2 nats
     "source_offset_mean": [0.3, -0.2],
-    "source_offset_tau": 0.15,
     "domain_sigma": [0.6, 0.4],  # in the order of the design's domains (code, math)
 }
 
