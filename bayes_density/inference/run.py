@@ -24,7 +24,7 @@ import pandas as pd
 import xarray as xr
 
 from ..errors import RunFileError
-from ..model.design import ModelInputs, dates_from_years, years_since
+from ..model.design import ModelInputs, dates_from_years, offset_identified, years_since
 from ..model.spec import ModelSpec
 
 __all__ = ["Run", "atomic_write", "inputs_from_tree", "load", "save", "spec_of"]
@@ -215,4 +215,5 @@ def inputs_from_tree(tree: xr.DataTree) -> ModelInputs:
         out.bench_domain = c["bench_domain"].to_numpy().astype(int)
         out.kinds = json.loads(tree.attrs.get("source_kinds", "[]"))
         out.obs_kind = c["obs_kind"].to_numpy().astype(int)
+        out.offset_mask = offset_identified(out)
     return out

@@ -82,6 +82,9 @@ class ModelInputs:
     # source kinds present (kinds[0] is the reference kind, offset 0); per observation, index into kinds
     kinds: list[str] = field(default_factory=list)
     obs_kind: np.ndarray | None = None
+    # per (non-reference kind, family): is the offset identified (models scored by that kind and
+    # by the reference kind on one variant of the family)? Unidentified offsets are 0.
+    offset_mask: np.ndarray | None = None
 
     def subset_models(self, keep: np.ndarray) -> "ModelInputs":
         """The same inputs with only the fitted models where ``keep`` is True (and their scores)."""
@@ -101,6 +104,7 @@ class ModelInputs:
         out.obs_source = [h for h, k in zip(self.obs_source, obs_keep) if k] if self.obs_source else []
         if self.obs_kind is not None:
             out.obs_kind = self.obs_kind[obs_keep]
+            out.offset_mask = offset_identified(out)
         return out
 
     # ---- measurement-model layout (defaults reproduce the one-link-per-benchmark model) ----
@@ -388,6 +392,33 @@ def _measurement_layout(inputs: ModelInputs, spec: ModelSpec, bench: pd.DataFram
     present = [k for k in SOURCE_KINDS if k in set(kind)] if spec.source_effects else []
     inputs.kinds = present
     inputs.obs_kind = np.array([present.index(k) if k in present else 0 for k in kind], dtype=int)
+    inputs.offset_mask = offset_identified(inputs)
+
+
+#: models scored both by a kind and by the reference kind, on one variant, that identify an offset
+MIN_OFFSET_OVERLAP = 3
+
+
+def offset_identified(inputs: ModelInputs) -> np.ndarray:
+    """(kinds - 1, families) bool: which source-kind offsets the data identify.
+
+    An offset of kind s on family f is the shift of s's scores against the reference
+    kind's on the same test, so it needs at least :data:`MIN_OFFSET_OVERLAP` models
+    scored by both kinds on one variant of f. Elsewhere (e.g. BBH: chain-of-thought
+    scores come only from reports, the harness scores only the multiple-choice variant)
+    an offset would trade off against the variant's own link location; it is fixed at 0
+    and the variant's location absorbs the level of the sources it has.
+    """
+    fam, n_k = inputs.family_of(), len(inputs.kinds)
+    mask = np.zeros((max(n_k - 1, 0), len(inputs.family_names())), bool)
+    kind = inputs.kind_of()
+    for b in range(len(inputs.benchmarks)):
+        sel = inputs.obs_bench == b
+        ref_units = set(inputs.obs_unit[sel & (kind == 0)])
+        for k in range(1, n_k):
+            if len(ref_units & set(inputs.obs_unit[sel & (kind == k)])) >= MIN_OFFSET_OVERLAP:
+                mask[k - 1, fam[b]] = True
+    return mask
 
 
 def check_trend_support(spec: ModelSpec, t: np.ndarray, dates: pd.Series, years) -> None:

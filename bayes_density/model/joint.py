@@ -60,7 +60,8 @@ reference; ``developer``; ``third_party``); skill domains k (code, math) give
 each unit a deviation from its general capability::
 
     lambda_b = lambda_f(b) + dl_b,  log s_b = log s_f(b) + ds_b     dl, ds = 0 for a family's primary
-    delta_sf ~ N(m_s, tau),  delta_harness,f = 0 (tau fixed, priors.py)   source-kind offset (nats)
+    delta_sf ~ N(m_s, tau),  delta_harness,f = 0 (tau fixed, priors.py)   source-kind offset (nats);
+               delta_sf = 0 where no model is scored by s and the harness on one variant of f
     d_uk     = sigma_k z_uk (+ a_k t_u with domain trends),  d_u,general = 0
     p_o      = g_b + (h_b - g_b) sigmoid(kappa_b (zeta(x_u) + d_u,k(b) + delta_s(o),f(b) - mu_b))
 
@@ -225,12 +226,15 @@ def observation_shift(inputs: ModelInputs, spec: ModelSpec, data: dict, n_units:
     if len(inputs.kinds) > 1:
         n_fam = len(inputs.family_names())
         mean = _rv("source_offset_mean", spec, dims="source_kind")
+        mask = inputs.offset_mask if inputs.offset_mask is not None else np.ones((len(inputs.kinds) - 1, n_fam), bool)
         if n_fam > 1:
-            # centred: most (kind, family) cells hold tens of models scored by both kinds
-            off = pm.Normal("source_offset", mean[:, None], _rv("source_offset_tau", spec),
+            # centred: most identified (kind, family) cells hold tens of models scored by both kinds
+            raw = pm.Normal("source_offset_raw", mean[:, None], _rv("source_offset_tau", spec),
                             dims=("source_kind", "family"))
         else:
-            off = pm.Deterministic("source_offset", mean[:, None], dims=("source_kind", "family"))
+            raw = mean[:, None]
+        # cells the data cannot identify (no model scored by both kinds on one variant) are 0
+        off = pm.Deterministic("source_offset", raw * mask.astype("float64"), dims=("source_kind", "family"))
         full = pt.concatenate([pt.zeros((1, n_fam)), off], axis=0)  # row 0: the reference kind
         z_shift = full[data["obs_kind"], pt.as_tensor(inputs.family_of().astype("int32"))[b]]
     return x_shift, z_shift
@@ -353,6 +357,7 @@ def structure_key(inputs: ModelInputs, spec: ModelSpec) -> tuple:
             len(inputs.loss) > 0, inputs.log_d0, spec.trend, spec.frontier, spec.jump,
             tuple(inputs.family_of()), tuple(inputs.domain_of()), len(inputs.domains), tuple(inputs.kinds),
             spec.domain_trends, spec.learn_floors,
+            None if inputs.offset_mask is None else inputs.offset_mask.tobytes(),
             tuple(sorted((k, tuple(v)) for k, v in spec.priors.items())))
 
 

@@ -50,12 +50,15 @@ def source_offset_table(tree: xr.DataTree, prob: float = DEFAULT_PROB) -> pd.Dat
         if "source_offset_mean" in post:
             m = draws(tree, "source_offset_mean")[:, k]
             rows.append({"kind": kind, "reference": ref, "family": "(mean)", **_interval_row(m, prob),
-                         "p_positive": float(np.mean(m > 0)), "n_scores": int(np.sum(kind_of_obs == k + 1))})
+                         "p_positive": float(np.mean(m > 0)), "n_scores": int(np.sum(kind_of_obs == k + 1)),
+                         "identified": True})
         for f, fam in enumerate(fams):
             x = off[:, k, f]
             rows.append({"kind": kind, "reference": ref, "family": fam, **_interval_row(x, prob),
                          "p_positive": float(np.mean(x > 0)),
-                         "n_scores": int(np.sum((kind_of_obs == k + 1) & (fam_of_obs == f)))})
+                         "n_scores": int(np.sum((kind_of_obs == k + 1) & (fam_of_obs == f))),
+                         # offsets the data cannot identify are fixed at 0 (model.design.offset_identified)
+                         "identified": bool(np.any(x != 0))})
     return pd.DataFrame(rows)
 
 

@@ -162,6 +162,14 @@ def format_specs(specs: dict) -> str:
     """Text of ``bayes-density specs``: one line per shipped spec (``specs``: name -> ModelSpec)."""
     return "\n".join(f"{name:<20} {s.description}" for name, s in specs.items())
 
+def _variant_line(name: str, n: int, v: dict | None, width: int) -> str:
+    if not v:
+        return f"  {name:<{width}}  {n:>6}"
+    kinds = ", ".join(f"{k} {c}" for k, c in v["by_kind"].items())
+    return (f"  {name:<{width}}  {v['family']:<10} {v['domain'] or '-':<11} {n:>5} scores, {v['n_models']:>4} models, "
+            f"{v['n_models_2plus_sources']:>3} / {v['n_models_2plus_kinds']:>3} with 2+ sources / kinds ({kinds})")
+
+
 def format_coverage(summary: dict) -> str:
     """A readable text block for :func:`coverage_summary`'s result."""
     d = summary["date_range"]
@@ -173,8 +181,10 @@ def format_coverage(summary: dict) -> str:
         f"  release dates of scored models: {f'{d[0]} to {d[1]}' if d else 'none'}",
         f"scores:            {summary['n_scores']} "
         f"(from {summary['n_sources']} sources, {summary['n_harnesses']} harnesses)",
-        f"benchmarks:        {summary['n_benchmarks']}",
-        *(f"  {b:<{width}}  {n:>6}" for b, n in summary["scores_per_benchmark"].items()),
+        f"benchmarks:        {summary['n_benchmarks']} (variant, family, domain: scores, models, "
+        "models scored by 2+ sources / by 2+ source kinds; scores per kind)",
+        *(_variant_line(b, n, summary.get("variants", {}).get(b), width)
+          for b, n in summary["scores_per_benchmark"].items()),
         f"targets:           {', '.join(summary['targets']) or 'none'}",
         "reference sets:" + ("" if summary["reference_sets"] else "    none"),
         *(f"  {k}: {', '.join(v)}" for k, v in summary["reference_sets"].items()),
@@ -325,10 +335,14 @@ def format_measurement(m: dict) -> str:
     if offs:
         ref = offs[0]["reference"]
         lines.append(f"source offsets (nats of capability vs the '{ref}' scores; median [interval], P(> 0)):")
+        skipped = [f"{r['kind']} {r['family']}" for r in m["source_offsets"] if not r.get("identified", True)]
         for r in m["source_offsets"]:
-            if r["n_scores"] or r["family"] == "(mean)":
+            if r.get("identified", True) and (r["n_scores"] or r["family"] == "(mean)"):
                 lines.append(f"  {r['kind']:<12} {r['family']:<14} {r['median']:+.2f} [{r['lo']:+.2f}, {r['hi']:+.2f}]"
                              f"  P = {r['p_positive']:.2f}  ({r['n_scores']} scores)")
+        if skipped:
+            lines.append("  not identified (no model scored by both kinds on one variant; fixed at 0): "
+                         + ", ".join(skipped))
     doms = m.get("domains", [])
     if doms:
         lines.append("domains (deviations from general capability):")
