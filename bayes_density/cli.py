@@ -1,4 +1,4 @@
-"""Command line: ``bayes-density fit | summary | density | compare | project | check | report | multiverse | data | specs``.
+"""Command line: ``bayes-density fit | summary | density | compare | project | check | claims | report | multiverse | data | specs``.
 
 Every command prints text by default and JSON with ``--json``. Input
 problems print one ``error:`` line naming file, row and column and exit 2;
@@ -179,6 +179,27 @@ def cmd_check(args) -> int:
     if args.figures is not None:
         d["figures"] = write_check_figures(tree, args.figures, pit=pit, table=table)
     print(_json(d) if args.json else format_checks(d))
+    return 0
+
+
+def claims_result(tree, prob: float = DEFAULT_PROB) -> dict:
+    """The Densing Law's other claims on one run: compression pairs and the best-value window."""
+    from .posterior.compression import compression_effect
+    from .posterior.value_window import value_window, value_window_by_year
+
+    return {"prob": prob, "compression": compression_effect(tree, prob=prob),
+            "value_window_unit": "months (Julian); censored at the data's last release date",
+            "value_window_by_year": value_window_by_year(tree, prob).to_dict("records"),
+            "value_window": value_window(tree, prob).to_dict("records")}
+
+
+def cmd_claims(args) -> int:
+    from .inference.run import load
+    from .present.text import format_claims
+
+    _check_prob(args.prob)
+    d = claims_result(load(args.run), args.prob)
+    print(_json(d) if args.json else format_claims(d))
     return 0
 
 
@@ -412,6 +433,12 @@ def build_parser() -> argparse.ArgumentParser:
     ch.add_argument("--figures", default=None, help="folder for PNG figures (default: none)")
     ch.add_argument("--json", action="store_true", help=JSON_HELP)
     ch.set_defaults(func=cmd_check)
+
+    cl = sub.add_parser("claims", help="compressed vs parent models' density; best-value window (time until superseded)")
+    cl.add_argument("run", help="run file written by 'bayes-density fit'")
+    cl.add_argument("--prob", type=float, default=DEFAULT_PROB, help=PROB_HELP)
+    cl.add_argument("--json", action="store_true", help=JSON_HELP)
+    cl.set_defaults(func=cmd_claims)
 
     r = sub.add_parser("report", help="self-contained HTML report of one or more runs")
     r.add_argument("runs", nargs="+", help="run files written by 'bayes-density fit' (the first is the primary)")

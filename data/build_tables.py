@@ -1028,6 +1028,36 @@ def coverage(models: pd.DataFrame, scores: pd.DataFrame) -> dict:
     }
 
 
+# ------------------------------------------------------------------ compressed models (derived_from)
+DERIVATIONS = ("pruned", "distilled", "both")
+
+
+def add_derived_from(models: pd.DataFrame) -> pd.DataFrame:
+    """``derived_from`` (the parent's canonical name), ``derivation`` and its source, from
+    ``data/curation/derived_from.csv`` (one sourced row per compressed model). Fails loudly on an
+    unknown model, an unknown parent or an unknown derivation; a row whose model was left out of
+    models.csv (no scores) is skipped."""
+    d = read_curation("derived_from.csv")
+    names = set(models.name)
+    if d.name.duplicated().any():
+        raise SystemExit(f"derived_from.csv: duplicate rows for {sorted(set(d.name[d.name.duplicated()]))}")
+    known = set(read_curation("models.csv").name)
+    for r in d.itertuples(index=False):
+        if r.name not in known:
+            raise SystemExit(f"derived_from.csv: {r.name!r} is not in curation/models.csv")
+        if r.derived_from and r.derived_from not in names:
+            raise SystemExit(f"derived_from.csv: {r.name}: parent {r.derived_from!r} is not in models.csv")
+        if r.derivation not in DERIVATIONS:
+            raise SystemExit(f"derived_from.csv: {r.name}: derivation {r.derivation!r} not one of {DERIVATIONS}")
+        if not r.source:
+            raise SystemExit(f"derived_from.csv: {r.name}: no source")
+    d = d[d.name.isin(names)].rename(columns={"source": "derivation_source"}).set_index("name")
+    out = models.copy()
+    for col in ("derived_from", "derivation", "derivation_source"):
+        out[col] = out.name.map(d[col]).fillna("")
+    return out
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--raw", type=Path, default=REPO.parent / "shared" / "data" / "raw", help="raw data folder (MANIFEST.md)")
@@ -1065,6 +1095,7 @@ def main(argv=None):
             log.add("name_map", s, f, "", ";".join(n for n in names if n), note, cite(f))
 
     models = build_models(raw, nm, set(scores.model), log)
+    models = add_derived_from(models)
     scores = scores[scores.model.isin(set(models.name))]
     bitems = read_curation("benchmark_items.csv").set_index("name")
     scores = prune_variants(scores, bitems, log)
@@ -1077,7 +1108,8 @@ def main(argv=None):
 
     out.mkdir(parents=True, exist_ok=True)
     write(models, out / "models.csv", ["name", "family", "release_date", "date_source", "params", "active_params", "tokens",
-                                       "base_or_instruct", "open_or_closed", "source", "notes"], ["name"])
+                                       "base_or_instruct", "open_or_closed", "source", "notes", "derived_from", "derivation",
+                                       "derivation_source"], ["name"])
     write(scores, out / "scores.csv", ["model", "benchmark", "score", "shots", "cot", "harness", "source", "source_kind"],
           ["model", "benchmark", "harness", "source", "shots"])
     write(benchmarks, out / "benchmarks.csv", ["name", "n_items", "chance", "answer_type", "source", "family", "domain", "scoring"], ["name"])

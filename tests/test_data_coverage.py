@@ -20,7 +20,8 @@ RAW = REPO.parent / "shared" / "data" / "raw"
 PAPER5 = ("MMLU", "BBH", "MATH", "HumanEval", "MBPP")
 COLUMNS = {
     "models": ["name", "family", "release_date", "date_source", "params", "active_params", "tokens",
-               "base_or_instruct", "open_or_closed", "source", "notes"],
+               "base_or_instruct", "open_or_closed", "source", "notes", "derived_from", "derivation",
+               "derivation_source"],
     "scores": ["model", "benchmark", "score", "shots", "cot", "harness", "source", "source_kind"],
     "benchmarks": ["name", "n_items", "chance", "answer_type", "source", "family", "domain", "scoring"],
     "targets": ["target", "benchmark", "score", "shots", "source"],

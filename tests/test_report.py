@@ -78,8 +78,8 @@ def test_report_is_self_contained(report):
     for ref in refs:
         assert ref.startswith("data:image/png;base64,") or ref.startswith("#"), ref[:80]
     assert "<link" not in html and "@import" not in html and "url(" not in html
-    assert html.count("<img ") == 6  # density, doubling time, forest, PPC, LOO-PIT, rank plot
-    for section in ("Summary", "Density vs release date", "Density per model", "Model checks",
+    assert html.count("<img ") == 7  # density, doubling time, forest, value window, PPC, LOO-PIT, rank plot
+    for section in ("Summary", "Density vs release date", "Density per model", "Other claims", "Model checks",
                     "Sampler diagnostics", "Data sources", "Caveats"):
         assert section in html, section
     for words in ("not a controlled experiment", "harness", "Contamination", "reference family",
@@ -100,7 +100,7 @@ def test_report_renders_in_chromium(report, tmp_path):
     m = re.search(r"IMGCHECK total=(\d+) bad=\[([^\]]*)\] errors=(\d+)", dom.stdout)
     assert m, "the probe script did not run: " + dom.stdout[-500:]
     total, bad, errors = int(m.group(1)), m.group(2), int(m.group(3))
-    assert total == 6 and bad == "" and errors == 0, m.group(0)
+    assert total == 7 and bad == "" and errors == 0, m.group(0)
     console = [ln for ln in dom.stderr.splitlines() if ":CONSOLE" in ln or "net::ERR" in ln]
     assert not console, console
 

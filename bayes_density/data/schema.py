@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 #: who produced a score (scores.csv ``source_kind``); the first is the reference kind
 SOURCE_KINDS = ("harness", "developer", "third_party")
+#: how a compressed model was made from its parent (models.csv ``derivation``)
+DERIVATIONS = ("pruned", "distilled", "both")
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,13 @@ MODELS = Table(
         Column("open_or_closed", "str", choices=("open", "closed"), doc="weights released or not"),
         Column("source", "str", doc="where params/tokens come from (file @ commit, or paper + table)"),
         Column("notes", "str", required=False, nullable=True, doc="curation notes, fixes applied"),
+        Column("derived_from", "str", required=False, nullable=True,
+               doc="compressed models: the parent model's name (models.name) it was pruned/distilled from; "
+                   "empty = trained from scratch, or the parent is not in the data"),
+        Column("derivation", "str", required=False, nullable=True, choices=DERIVATIONS,
+               doc="how a compressed model was made from its parent: pruned, distilled, or both; empty = not compressed"),
+        Column("derivation_source", "str", required=False, nullable=True,
+               doc="the document that states derived_from and derivation"),
     ),
     key=("name",),
     doc="one row per LLM",

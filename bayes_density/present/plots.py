@@ -709,3 +709,60 @@ def rank_plot(tree: xr.DataTree, var_names=None) -> plt.Figure:
                  fontsize=10)
     fig.tight_layout()
     return fig
+
+
+# ---------------------------------------------------------------------------
+# the Densing Law's other claims (compression, the best-value window)
+# ---------------------------------------------------------------------------
+
+def compression_forest(result: dict) -> plt.Figure:
+    """Forest plot of ln density(child) - ln density(parent) per pair and pooled
+    (the dict of :func:`bayes_density.posterior.compression.compression_effect`)."""
+    rows = list(result["pairs"])
+    labels = [f"{r['child']} <- {r['parent']}" for r in rows]
+    if result.get("pooled"):
+        rows = rows + [dict(result["pooled"])]
+        labels.append(f"pooled ({result['pooled']['n_pairs']} pairs)")
+    fig, ax = plt.subplots(figsize=(9.5, 0.5 * len(rows) + 1.6))
+    y = np.arange(len(rows))[::-1]
+    for yi, r, lab in zip(y, rows, labels):
+        pooled = lab.startswith("pooled")
+        ax.plot([r["diff_lo"], r["diff_hi"]], [yi, yi], color="C3" if pooled else "C0", lw=2)
+        ax.plot(r["diff_median"], yi, "D" if pooled else "o", color="C3" if pooled else "C0")
+    ax.axvline(0, color="grey", lw=1, ls="--")
+    ax.set_yticks(y, labels)
+    pct = int(round(100 * result.get("prob", DEFAULT_PROB)))
+    ax.set_xlabel(f"ln density(child) - ln density(parent), nats (median, {pct}% interval)")
+    ax.set_title("Compressed vs parent (< 0: less dense than the parent)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def value_window_plot(per_model: pd.DataFrame, by_year: pd.DataFrame) -> plt.Figure:
+    """Per model: median best-value window (months, among draws superseded) against release date, coloured by
+    P(superseded within the data), with the censoring limit; per year: the time by which half the year's
+    models were superseded (median and interval over the draws where it is known)."""
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4.2), gridspec_kw={"width_ratios": [2, 1]})
+    dates = pd.to_datetime(per_model["release_date"])
+    sc = ax.scatter(dates, per_model["window_months_median"], c=per_model["p_superseded"], cmap="viridis",
+                    vmin=0, vmax=1, s=18)
+    order = np.argsort(dates.to_numpy())
+    ax.plot(dates.to_numpy()[order], per_model["censor_months"].to_numpy()[order], color="grey", ls="--", lw=1,
+            label="censoring limit (data's last release)")
+    ax.set_yscale("symlog", linthresh=1)
+    ax.set_xlabel("release date")
+    ax.set_ylabel("window (months; median among draws superseded)")
+    ax.legend(fontsize=8, loc="upper right")
+    fig.colorbar(sc, ax=ax, label="P(superseded within the data)")
+    known = by_year[by_year["p_half_known"] > 0]
+    ax2.errorbar(known["year"], known["half_months_median"],
+                 yerr=[known["half_months_median"] - known["half_months_lo"],
+                       known["half_months_hi"] - known["half_months_median"]], fmt="o", capsize=3)
+    for r in by_year.itertuples():
+        ax2.annotate(f"n={r.n_models}", (r.year, 0), textcoords="offset points", xytext=(0, 4), ha="center", fontsize=7,
+                     xycoords=("data", "axes fraction"))
+    ax2.set_xlabel("year of release")
+    ax2.set_ylabel("months until half the year's models superseded")
+    ax2.set_xticks(by_year["year"])
+    fig.tight_layout()
+    return fig

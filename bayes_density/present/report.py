@@ -445,6 +445,56 @@ def projection_section(tree: xr.DataTree, projection, prob: float) -> str:
                       "crossing date; the text above gives its median and intervals."))
 
 
+def claims_section(tree: xr.DataTree, prob: float) -> str:
+    """Compression is not densing (compressed models vs their parents) and the best-value window."""
+    from ..posterior.compression import compression_effect
+    from ..posterior.value_window import value_window, value_window_by_year
+
+    pct = int(round(100 * prob))
+    c = compression_effect(tree, prob=prob)
+    body = ("<h3>Compression is not densing</h3><p class='meta'>Pruned or distilled models against the model "
+            "they came from (data/models.csv <code>derived_from</code>, <code>derivation</code>, each with its "
+            "source). Difference = ln density(child) &minus; ln density(parent), in nats (natural log of the "
+            f"density ratio); median and {pct}% interval; P = posterior probability the child is less dense.</p>")
+    if c["pairs"]:
+        t = pd.DataFrame(c["pairs"]).drop(columns=["source"])
+        if c["pooled"]:
+            p = c["pooled"]
+            t = pd.concat([t, pd.DataFrame([{"child": f"pooled (mean of {p['n_pairs']} pairs)", "parent": "",
+                                             "derivation": "", "p_child_lower": p["p_lower"],
+                                             **{k: p[k] for k in p if k.startswith(("diff", "ratio"))}}])])
+        t = t.rename(columns={"p_child_lower": "P(child < parent)", "diff_median": "diff (nats)",
+                              "diff_lo": f"{pct}% lo", "diff_hi": f"{pct}% hi", "ratio_median": "density ratio",
+                              "ratio_lo": f"ratio {pct}% lo", "ratio_hi": f"ratio {pct}% hi"})
+        body += _table(t, digits=2, text_cols=("child", "parent", "derivation"))
+        body += _figure(plots.compression_forest(c), "compressed models against their parents",
+                        f"ln density(child) − ln density(parent) per pair and pooled (mean over pairs per draw), "
+                        f"median and {pct}% interval; left of 0: the compressed model is less dense.")
+    else:
+        body += "<p>No compressed model with its parent in this run.</p>"
+    if c["missing"]:
+        body += "<p class='meta'>Not in this run: " + _e(", ".join(f"{m['child']} <- {m['parent']}"
+                                                                 for m in c["missing"])) + "</p>"
+    per_model, by_year = value_window(tree, prob), value_window_by_year(tree, prob)
+    body += ("<h3>Best-value window</h3><p class='meta'>For each model, the time (months) until a later model "
+             "of at most its size (parameters) with higher density was released, per posterior draw; censored at "
+             "the data's last release date. P(superseded) = share of draws in which that happened within the "
+             "data; the window is the median among those draws. Per year: the time by which half of the year's "
+             f"models had been superseded (median and {pct}% interval over the draws where it falls before the "
+             "year's earliest censoring time; P(known) = share of such draws).</p>")
+    yt = by_year.rename(columns={"n_models": "models", "p_superseded_mean": "mean P(superseded)",
+                                 "window_months_median_of_models": "median window (months)",
+                                 "p_half_known": "P(known)", "half_months_median": "half superseded by (months)",
+                                 "half_months_lo": f"{pct}% lo", "half_months_hi": f"{pct}% hi",
+                                 "min_censor_months": "earliest censoring (months)"})
+    body += _table(yt, digits=2)
+    body += _figure(plots.value_window_plot(per_model, by_year), "best-value window per model and per year",
+                    "Left: each model's median window (months, among draws where it was superseded) against its "
+                    "release date, coloured by P(superseded within the data); dashed: the censoring limit. Right: "
+                    f"months until half of each year's models were superseded (median and {pct}% interval).")
+    return body
+
+
 def _page(title: str, body: str) -> str:
     return ("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
             "<meta name='viewport' content='width=device-width, initial-scale=1'>"
@@ -536,6 +586,8 @@ def build_report(trees: list, names=None, comparison=None, projection=None, base
 
     if multiverse is not None:
         sections.append(("multiverse", "Multiverse", multiverse_section(multiverse)))
+
+    sections.append(("claims", "Other claims: compression, best-value window", claims_section(primary, prob)))
 
     # checks (primary run)
     sections.append(("checks", "Model checks", checks_section(primary, pname, sensitivity, seed, diags[0])))

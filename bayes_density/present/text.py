@@ -362,3 +362,42 @@ def format_measurement(m: dict) -> str:
         lines.append("learned chance floors (nominal -> learned): " + ", ".join(
             f"{r['benchmark']} {r['nominal']:.3f} -> {r['median']:.3f}" for r in floors))
     return ("\n" + "\n".join(lines)) if lines else ""
+
+
+# ---------------------------------------------------------------------------
+# the Densing Law's other claims (compression, the best-value window)
+# ---------------------------------------------------------------------------
+
+def format_claims(d: dict) -> str:
+    """``bayes-density claims``: compression pairs and pooled effect; value window by year."""
+    pct = int(round(100 * d.get("prob", DEFAULT_PROB)))
+    c = d["compression"]
+    lines = ["Compression is not densing: ln density(child) - ln density(parent), nats "
+             f"(median [{pct}% interval]); ratio = child's density / parent's"]
+    if not c["pairs"]:
+        lines.append("  no compressed model with its parent in this run")
+    for r in c["pairs"]:
+        lines.append(f"  {r['child']:<28} <- {r['parent']:<14} ({r['derivation'] or '?'})  "
+                     f"P(child < parent) = {r['p_child_lower']:.2f}  diff {r['diff_median']:+.2f} "
+                     f"[{r['diff_lo']:+.2f}, {r['diff_hi']:+.2f}]  ratio {r['ratio_median']:.2f} "
+                     f"[{r['ratio_lo']:.2f}, {r['ratio_hi']:.2f}]")
+    p = c.get("pooled")
+    if p:
+        lines.append(f"  pooled (mean over {p['n_pairs']} pairs, per draw): diff {p['diff_median']:+.2f} "
+                     f"[{p['diff_lo']:+.2f}, {p['diff_hi']:+.2f}] nats, ratio {p['ratio_median']:.2f} "
+                     f"[{p['ratio_lo']:.2f}, {p['ratio_hi']:.2f}], P(pooled < 0) = {p['p_lower']:.2f}")
+    for m in c.get("missing", []):
+        lines.append(f"  not in this run: {m['child']} <- {m['parent']} ({', '.join(m['not_in_run'])} missing)")
+    lines.append("")
+    lines.append("Best-value window: months until a later model of at most the same size with higher density "
+                 "(censored at the data's last release); median window = median over the year's models of each "
+                 "model's median among the draws where it was superseded")
+    lines.append(f"  {'year':<6}{'models':>7}{'P(superseded)':>15}{'median window':>15}   half of the year's models "
+                 f"superseded by (months, median [{pct}%]), P(known)")
+    for r in d["value_window_by_year"]:
+        half = ("not known within the data" if r["p_half_known"] == 0 else
+                f"{r['half_months_median']:.1f} [{r['half_months_lo']:.1f}, {r['half_months_hi']:.1f}]")
+        lines.append(f"  {r['year']:<6}{r['n_models']:>7}{r['p_superseded_mean']:>15.2f}"
+                     f"{r['window_months_median_of_models']:>15.1f}   {half}, "
+                     f"P(known) = {r['p_half_known']:.2f}")
+    return "\n".join(lines)
