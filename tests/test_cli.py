@@ -294,6 +294,7 @@ def test_summary_and_report_show_the_published_figures_and_the_projection(runs, 
     assert main(["summary", str(runs["linear"]), "--json"]) == 0
     d = json.loads(capsys.readouterr().out)
     assert d["paper"]["published"][0]["doubling_months"] == 3.3 and "reference" in d["paper"]["differences"]
+    assert all(r["params"] == float(f"{r['params']:.12g}") for r in d["top_density"])  # sizes as given
     html_path = tmp_path / "r.html"
     assert main(["report", str(runs["linear"]), "--out", str(html_path)]) == 0
     html = html_path.read_text(encoding="utf-8")
