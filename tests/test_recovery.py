@@ -90,15 +90,15 @@ def test_simulation_based_calibration_measurement_model():
     location deviation, a learned multiple-choice and a generated-answer floor."""
     keys = [("slope", None), ("source_offset_mean", 0), ("source_offset_mean", 1), ("domain_sigma", 0),
             ("domain_sigma", 1), ("link_loc_variant", 0), ("floor_shift", 0), ("floor_generated", 0)]
-    _sbc(keys, synthetic_inputs(40, seed=8, second_source=0.5, measurement=True))
+    _sbc(keys, synthetic_inputs(40, seed=8, second_source=0.5, measurement=True), learn_floors=True)
 
 
-def _sbc(keys, base, n_sims=60):
+def _sbc(keys, base, n_sims=60, learn_floors=False):
     from bayes_density.model.joint import build_model
     import pymc as pm
 
     ranks = {k: [] for k in keys}
-    spec = sim_spec(draws=400, tune=400)
+    spec = sim_spec(draws=400, tune=400, learn_floors=learn_floors)
     model = build_model(base, spec)
     prior = pm.sample_prior_predictive(draws=n_sims, model=model, random_seed=7)
     free = [v.name for v in model.free_RVs if v.name != "log_density"]
