@@ -199,8 +199,10 @@ def simulate(
     fixed_model = pm.do(model, fixed)
     want = [v for v in ["log_density", "target_log_neff", "k", "log_loss"] if v in fixed_model.named_vars]
     derived = ["link_mu", "link_kappa", "ceiling", "phi", "ref_log_density"]
-    derived += [v for v in ("floor", "source_offset", "domain_dev", "link_loc") if v in fixed_model.named_vars
-                and v not in fixed and v not in want]
+    # the measurement model's derived quantities (deterministics only: drawing an extra free variable
+    # would change the random stream, and with it the data, of the first model's designs)
+    determ = {d.name for d in fixed_model.deterministics}
+    derived += [v for v in ("floor", "source_offset", "domain_dev", "link_loc") if v in determ and v not in want]
     if "slope_after" in fixed_model.named_vars:
         derived.append("slope_after")
     draws = pm.draw([fixed_model[v] for v in want + derived], random_seed=int(rng.integers(2**31)))
