@@ -73,6 +73,8 @@ def test_bad_input(tmp_path):
         run_tasks([Task("a", probe)], None, tmp_path, scheduler="nonsense")
 
 
+@pytest.mark.slow  # flaky on a loaded 2-core machine: once in two CI runs Dask cancelled the retried task
+# ("FutureCancelledError ... reason: unknown") instead of rescheduling it; the multiverse kill test below stays
 def test_killed_worker_loses_only_its_task(tmp_path, cluster):
     tasks = [Task(f"p{i}", probe, {"seconds": 3.0, "value": i}) for i in range(3)]
     killed = []
