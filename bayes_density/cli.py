@@ -138,13 +138,19 @@ def cmd_compare(args) -> int:
         trees[name] = load(p)
     import warnings
 
+    if args.refit_bad < 0:
+        raise InputError(f"--refit-bad must be >= 0, not {args.refit_bad}")
+    kwargs = {"refit_bad": args.refit_bad, "seed": args.seed} if args.loo == "model" else {}
     with warnings.catch_warnings(record=True) as caught:  # ArviZ's Pareto-k warnings: one line instead
         warnings.simplefilter("always")
-        d = compare_dict(trees)
+        d = compare_dict(trees, unit=args.loo, **kwargs)
     pareto = [w for w in caught if "pareto" in str(w.message).lower() or "k hat" in str(w.message).lower()]
-    if pareto:
-        d["pareto_warnings"] = (f"ArviZ warned {len(pareto)} time(s) that some Pareto k values are high: the PSIS-LOO "
-                                "estimate is unreliable for those scores (see the 'max k' and 'k>0.7' columns)")
+    if pareto or any(r["n_pareto_k_bad"] for r in d["models"]):
+        what = "models" if args.loo == "model" else "scores"
+        hint = ("; refit them exactly with a larger --refit-bad" if args.loo == "model"
+                else "; the default --loo model predicts whole models and is reliable where this is not")
+        d["pareto_warnings"] = (f"Pareto k > 0.7 left for some {what}: the PSIS-LOO estimate is unreliable for "
+                                f"those {what} (see the 'max k' and 'k>0.7' columns){hint}")
     if args.lfo:
         d["lfo"] = lfo_table(trees, n_blocks=args.lfo).to_dict(orient="records")
     print(_json(d) if args.json else format_compare(d))
@@ -408,8 +414,16 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--json", action="store_true", help=JSON_HELP)
     d.set_defaults(func=cmd_density)
 
-    c = sub.add_parser("compare", help="PSIS-LOO (and optionally leave-future-out) comparison of runs")
+    c = sub.add_parser("compare", help="leave-one-model-out (PSIS, exact refits where k is high) and "
+                                           "optionally leave-future-out comparison of runs")
     c.add_argument("runs", nargs="+", help="run files written by 'bayes-density fit'")
+    c.add_argument("--loo", choices=("model", "score"), default="model",
+                   help="unit of leave-one-out: 'model' (default) predicts each fitted LLM's scores from the other "
+                        "models, its density integrated out; 'score' is ArviZ's per-score PSIS-LOO")
+    c.add_argument("--refit-bad", type=int, default=10, metavar="N",
+                   help="with --loo model: refit without each of up to N models whose Pareto k stays > 0.7 and "
+                        "use the exact log predictive density (default 10; 0: off)")
+    c.add_argument("--seed", type=int, default=None, help="seed of the exact refits (default: the run's spec seed)")
     c.add_argument("--lfo", type=int, default=0, metavar="BLOCKS",
                    help="also refit for leave-future-out over BLOCKS blocks of later models (default 0: off)")
     c.add_argument("--json", action="store_true", help=JSON_HELP)

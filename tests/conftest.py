@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 
 import pytest
@@ -34,15 +35,32 @@ def simulated():
 
 
 @pytest.fixture(scope="session")
-def simulated_fit(simulated):
-    """A nutpie fit of :func:`simulated` (2 chains x 500 draws)."""
-    from bayes_density.posterior.baseline import attach_baseline
-    from bayes_density.inference.fit import sample
+def simulated_fit(simulated, tmp_path_factory):
+    """A nutpie fit of :func:`simulated` (2 chains x 500 draws).
 
-    inputs, truth, spec = simulated
-    tree = sample(inputs, spec, progress=False)
-    attach_baseline(tree, inputs)
-    return tree
+    Under pytest-xdist the workers share one fit: the first to need it fits and saves it as a
+    run file in the session's common temporary folder (under a file lock); the others load it.
+    Every worker uses the loaded run, so all tests see the same object a saved run gives.
+    """
+    from filelock import FileLock
+
+    from bayes_density.inference.fit import sample
+    from bayes_density.inference.run import Run
+    from bayes_density.posterior.baseline import attach_baseline
+
+    def fit():
+        inputs, truth, spec = simulated
+        tree = sample(inputs, spec, progress=False)
+        attach_baseline(tree, inputs)
+        return tree
+
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return fit()
+    shared = tmp_path_factory.getbasetemp().parent / "simulated_fit.nc"
+    with FileLock(str(shared) + ".lock"):
+        if not shared.exists():
+            Run(fit()).save(shared)
+    return Run.load(shared).tree
 
 
 @pytest.fixture(scope="session")

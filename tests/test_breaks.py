@@ -59,6 +59,7 @@ def test_changepoint_posterior_covers_the_true_date(with_break):
                                                          t_true)
 
 
+@pytest.mark.slow  # two fits with LOO (~2-3 min on 2 cores)
 def test_no_break_is_not_preferred_beyond_noise(without_break):
     inputs, _ = without_break
     trees = {"linear": _fit(inputs), "break": _fit(inputs, trend="break", break_date=BREAK)}

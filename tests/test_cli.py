@@ -81,13 +81,19 @@ def test_summary_text(runs, capsys):
 
 def test_compare_json(runs, capsys):
     capsys.readouterr()
-    assert main(["compare", str(runs["linear"]), str(runs["break"]), "--json"]) == 0
+    assert main(["compare", str(runs["linear"]), str(runs["break"]), "--json", "--refit-bad", "0"]) == 0
     d = json.loads(capsys.readouterr().out)
+    assert d["loo_unit"] == "model"  # by default: leave one LLM out, not one score
     assert {r["name"] for r in d["models"]} == {"linear", "break"}
     for r in d["models"]:
-        assert {"name", "elpd_loo", "se", "weight"} <= set(r)
+        assert {"name", "elpd_loo", "se", "weight", "n_units", "n_refit"} <= set(r) and r["n_refit"] == 0
     assert abs(sum(r["weight"] for r in d["models"]) - 1) < 1e-6
     assert 0 <= d["p_acceleration"] <= 1
+    n_models = d["models"][0]["n_units"]
+    assert main(["compare", str(runs["linear"]), str(runs["break"]), "--json", "--loo", "score"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["loo_unit"] == "score" and d["models"][0]["n_units"] > n_models  # several scores per model
+    assert main(["compare", str(runs["linear"]), str(runs["break"]), "--refit-bad", "-1"]) == 2
 
 
 def test_density_places_new_models(runs, sim_dir, tmp_path, capsys):
@@ -314,8 +320,9 @@ def test_text_output_reads_well(runs, sim_dir, capsys):
     capsys.readouterr()
     assert main(["project", str(runs["linear"]), "--target", "SimTarget-0"]) == 0
     assert "an 8B-parameter model" in capsys.readouterr().out
-    assert main(["compare", str(runs["linear"]), str(runs["break"])]) == 0
+    assert main(["compare", str(runs["linear"]), str(runs["break"]), "--refit-bad", "0"]) == 0
     cap = capsys.readouterr()
+    assert cap.out.startswith("LOO: integrated PSIS-LOO by model")
     assert "UserWarning" not in cap.err and "Estimated shape parameter" not in cap.err
     assert main(["check", str(runs["linear"])]) == 0
     assert "rule: ok when LOO-PIT KS p >=" in capsys.readouterr().out

@@ -318,6 +318,7 @@ def projection_coverage(n_sets: int, seed: int = 7, n_models: int = 40, draws: i
     return {"table": df, "n": n_sets, "covered90": int(df["in90"].sum()), "covered50": int(df["in50"].sum())}
 
 
+@pytest.mark.slow  # 6 fits; the closed-form projection tests above run in CI
 def test_projection_interval_covers_the_true_crossing_date():
     res = projection_coverage(6)
     print(f"\nprojection coverage: 90% interval {res['covered90']}/{res['n']}, "

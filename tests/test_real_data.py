@@ -42,6 +42,7 @@ def test_default_fit_runs_and_is_sane(quick_fit):
     assert np.all((ref > 0.9) & (ref < 5))
 
 
+@pytest.mark.slow  # a second fit on the shipped data (~1.5 min on 2 cores)
 def test_reference_invariance(data, quick_fit):
     """Changing the reference family moves density levels, not the doubling time."""
     sets = sorted(set(data.references["set"]) - {"llama"})

@@ -55,8 +55,9 @@ def _coverage_run(n_datasets, n_models, draws_, seed0):
     return {k: np.asarray(v, float) for k, v in hits.items()}
 
 
+@pytest.mark.slow  # 4 fits (~3 min on 2 cores); CI keeps the single-fit recovery above
 def test_coverage_over_repeated_simulations():
-    """Fast version: 4 data sets; pooled per-model density and link coverage near 90%."""
+    """Short version: 4 data sets; pooled per-model density and link coverage near 90%."""
     hits = _coverage_run(4, 40, 300, seed0=200)
     # 160 density intervals: a 90% rate gives 144 +- 4; below 130 would be p < 1e-4
     assert hits["density"].mean() >= 0.8, hits["density"].mean()
@@ -94,11 +95,15 @@ def test_simulation_based_calibration_measurement_model():
 
 
 def _sbc(keys, base, n_sims=60, learn_floors=False):
+    _sbc_spec(keys, base, sim_spec(draws=400, tune=400, learn_floors=learn_floors), n_sims)
+
+
+def _sbc_spec(keys, base, spec, n_sims=60):
+    """SBC of ``keys`` ((variable, index) pairs) for ``spec`` on the design ``base``: chi-square on 5 rank bins."""
     from bayes_density.model.joint import build_model
     import pymc as pm
 
     ranks = {k: [] for k in keys}
-    spec = sim_spec(draws=400, tune=400, learn_floors=learn_floors)
     model = build_model(base, spec)
     prior = pm.sample_prior_predictive(draws=n_sims, model=model, random_seed=7)
     free = [v.name for v in model.free_RVs if v.name != "log_density"]

@@ -40,6 +40,7 @@ from ..inference.run import Run
 from ..model.design import prepare, select_models, years_since
 from ..posterior.placement import GRID, _Link, log_predictive, trend_logpdf
 from ..posterior.summaries import draws
+from ..posterior.trend_draws import quantile_of, scatter_form
 
 #: the PIT's central intervals reported as coverage
 LEVELS = (0.5, 0.9)
@@ -115,7 +116,12 @@ def _sample_grid(logp: np.ndarray, rng) -> np.ndarray:
 
 def predictive_draws(tree: xr.DataTree, f: np.ndarray, rng) -> np.ndarray:
     """One new model's log density per posterior draw around the trend values ``f`` (S,)."""
-    if bool(tree.attrs.get("frontier", 1)):
+    form = scatter_form(tree)
+    if form == "quantile":
+        q, s = quantile_of(tree), draws(tree, "quantile_scale")
+        x = rng.standard_exponential(len(f))
+        return f + np.where(rng.random(len(f)) < q, -s / (1 - q) * x, s / q * x)
+    if form == "frontier":
         sv, su = draws(tree, "frontier_sigma_v"), draws(tree, "frontier_sigma_u")
         return f + sv * rng.standard_normal(len(f)) - su * np.abs(rng.standard_normal(len(f)))
     return f + draws(tree, "trend_sigma") * rng.standard_normal(len(f))

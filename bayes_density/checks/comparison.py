@@ -1,7 +1,11 @@
-"""Compare trend forms: PSIS-LOO over scores, leave-future-out by refitting, P(acceleration).
+"""Compare trend forms: PSIS-LOO by model or by score, leave-future-out by refitting, P(acceleration).
 
-- LOO: ArviZ 1.x ``compare`` (stacking weights) on the pointwise score
-  log-likelihoods; every run must be fitted on the same scores.
+- LOO by model (the default): integrated PSIS-LOO, one unit per fitted LLM
+  (:mod:`bayes_density.checks.model_cv`), optionally with exact refits for the
+  models whose Pareto k stays above 0.7; stacking weights over the per-model
+  elpd. Every run must be fitted on the same scores.
+- LOO by score: ArviZ 1.x ``compare`` (stacking weights) on the pointwise score
+  log-likelihoods; unreliable here (a model's own scores set its density).
 - LFO: time-ordered. For each cut date, refit on models released up to the
   cut and score the next block of models by their exact log predictive
   density (the trend prior integrated over each new model's density on a grid,
@@ -11,6 +15,8 @@
 """
 
 from __future__ import annotations
+
+import math
 
 import arviz as az
 import numpy as np
@@ -44,8 +50,59 @@ def _check_same_data(trees: dict[str, xr.DataTree]) -> None:
             )
 
 
-def loo_table(trees: dict[str, xr.DataTree]) -> pd.DataFrame:
-    """elpd_loo, se, difference, weight, worst Pareto-k per run; best first."""
+def stacking_weights(pointwise: np.ndarray) -> np.ndarray:
+    """Stacking weights (Yao, Vehtari, Simpson and Gelman 2018) from an (n units, n runs) elpd matrix."""
+    from scipy.optimize import minimize
+    from scipy.special import logsumexp, softmax
+
+    m = pointwise.shape[1]
+    if m == 1:
+        return np.ones(1)
+
+    def loss(z):
+        w = softmax(np.append(z, 0.0))
+        return -logsumexp(pointwise, b=w[None, :], axis=1).sum()
+
+    z = minimize(loss, np.zeros(m - 1), method="Nelder-Mead" if m <= 3 else "BFGS").x
+    return softmax(np.append(z, 0.0))
+
+
+def model_loo_table(trees: dict[str, xr.DataTree], refit_bad: int = 0, max_draws: int | None = None,
+                    **refit) -> pd.DataFrame:
+    """Model-level LOO per run (elpd summed over fitted models), best first, paired differences."""
+    from .model_cv import DEFAULT_MAX_DRAWS, model_loo, model_loo_summary
+
+    _check_same_data(trees)
+    tables = {n: model_loo(t, max_draws or DEFAULT_MAX_DRAWS, refit_bad=refit_bad, **refit) for n, t in trees.items()}
+    point = np.column_stack([tables[n]["elpd"].to_numpy() for n in trees])
+    weights = dict(zip(trees, stacking_weights(point)))
+    rows = []
+    for j, (name, table) in enumerate(tables.items()):
+        rows.append({"name": name, **model_loo_summary(table), "weight": float(weights[name]),
+                     "trend": trees[name].attrs.get("trend"), "p_acceleration": p_acceleration(trees[name]),
+                     "_pointwise": point[:, j], "_table": table})
+    best = max(rows, key=lambda r: r["elpd_loo"])
+    for r in rows:
+        diff = best["_pointwise"] - r["_pointwise"]
+        r["elpd_diff"] = float(diff.sum())
+        r["dse"] = float(np.sqrt(len(diff) * diff.var(ddof=1))) if r is not best and len(diff) > 1 else 0.0
+        r["p_loo"] = math.nan
+        r["unit"] = "model"
+    df = pd.DataFrame(rows).sort_values("elpd_loo", ascending=False, ignore_index=True)
+    df.attrs["pointwise"] = {r["name"]: r["_table"] for r in rows}
+    return df.drop(columns=["_pointwise", "_table"])
+
+
+def loo_table(trees: dict[str, xr.DataTree], unit: str = "score", **kwargs) -> pd.DataFrame:
+    """elpd_loo, se, difference, weight, worst Pareto-k per run; best first.
+
+    ``unit="score"``: ArviZ's PSIS-LOO over the scores; ``unit="model"``:
+    :func:`model_loo_table` (keyword arguments go to it).
+    """
+    if unit == "model":
+        return model_loo_table(trees, **kwargs)
+    if unit != "score":
+        raise InputError(f"LOO unit must be 'model' or 'score', not {unit!r}")
     _check_same_data(trees)
     cmp = az.compare(trees, var_name="k", round_to="none")  # full precision; text output rounds
     rows = []
@@ -57,6 +114,7 @@ def loo_table(trees: dict[str, xr.DataTree]) -> pd.DataFrame:
             "elpd_diff": float(row["elpd_diff"]), "dse": float(row["dse"]), "weight": float(row["weight"]),
             "p_loo": float(row["p"]), "pareto_k_max": float(np.nanmax(k)), "n_pareto_k_bad": int(np.sum(k > 0.7)),
             "trend": trees[name].attrs.get("trend"), "p_acceleration": p_acceleration(trees[name]),
+            "unit": "score", "n_units": int(len(k)),
         })
     return pd.DataFrame(rows)
 
@@ -109,10 +167,17 @@ def lfo_table(trees: dict[str, xr.DataTree], **kwargs) -> pd.DataFrame:
                                                                      ignore_index=True)
 
 
-def compare_dict(trees: dict[str, xr.DataTree]) -> dict:
-    """The JSON ``bayes-density compare`` prints."""
-    table = loo_table(trees)
-    out = {"models": [{k: (None if isinstance(v, float) and v != v else v) for k, v in row.items()}
+LOO_METHODS = {
+    "model": "integrated PSIS-LOO by model: each fitted LLM's scores predicted from all other models, its "
+             "own density integrated out",
+    "score": "PSIS-LOO by score (ArviZ): each score predicted from all other scores, including its model's others",
+}
+
+
+def compare_dict(trees: dict[str, xr.DataTree], unit: str = "model", **kwargs) -> dict:
+    """The JSON ``bayes-density compare`` prints (``unit``, keyword arguments: :func:`loo_table`)."""
+    table = loo_table(trees, unit=unit, **kwargs)
+    out = {"loo_unit": unit, "loo_method": LOO_METHODS[unit], "models": [{k: (None if isinstance(v, float) and v != v else v) for k, v in row.items()}
                       for row in table.to_dict(orient="records")]}
     accel = {n: p_acceleration(t) for n, t in trees.items() if p_acceleration(t) is not None}
     if accel:

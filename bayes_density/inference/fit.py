@@ -221,6 +221,7 @@ def attach_inputs(tree: xr.DataTree, inputs: ModelInputs, spec: ModelSpec) -> xr
         source_kinds=json.dumps(inputs.kinds),
         trend=spec.trend,
         frontier=int(spec.frontier),
+        quantile=float(spec.quantile) if spec.quantile is not None else -1.0,
         model_name=spec.name,
     )
     return tree

@@ -88,6 +88,9 @@ Trend (f: :mod:`bayes_density.trend`)::
     frontier   r_i = f(t_i) + v_i - u_i,  v ~ N(0, sv), u ~ HalfNormal(su)
                => r_i ~ SkewNormal(f(t_i), sqrt(sv^2 + su^2), -su/sv)
     mean       r_i ~ Normal(f(t_i), sigma)
+    quantile   r_i ~ AsymmetricLaplace(f(t_i), s, q): f(t) is the q-quantile of log density
+               (share q of models below it), log p = log(q (1 - q) / s) - rho_q((r - f) / s),
+               rho_q(e) = e (q - 1[e < 0]); s from the scatter's sd (priors.py)
 
 Reference models anchor the scale and stay out of the trend: their density is
 fixed by definition, not drawn from the trend process.
@@ -151,6 +154,24 @@ def latent_logp(value, mu, sigma_v, sigma_u):
     e = (value - mu) / sigma
     return (LOG2 - pt.log(sigma) - 0.5 * e**2 - 0.5 * math.log(2 * math.pi)
             + normal_lcdf(0.0, 1.0, -(sigma_u / sigma_v) * e))
+
+
+def quantile_logp(value, mu, scale, q):
+    """Log density of the asymmetric Laplace at quantile q: P(r < mu) = q (module docstring)."""
+    e = (value - mu) / scale
+    return pt.log(q * (1.0 - q) / scale) - e * (q - pt.switch(pt.lt(e, 0.0), 1.0, 0.0))
+
+
+def quantile_random(mu, scale, q, rng=None, size=None):
+    shape = size if size is not None else np.broadcast(mu, scale, q).shape
+    below = rng.random(shape) < q
+    x = rng.standard_exponential(shape)
+    return mu + np.where(below, -scale / (1.0 - q) * x, scale / q * x)
+
+
+def quantile_scale(sd, q, xp=np):
+    """Asymmetric Laplace scale s whose scatter has standard deviation ``sd`` at quantile q."""
+    return sd * q * (1.0 - q) / xp.sqrt(1.0 - 2.0 * q + 2.0 * q**2)
 
 
 def latent_random(mu, sigma_v, sigma_u, rng=None, size=None):
@@ -354,7 +375,7 @@ def data_arrays(inputs: ModelInputs, spec: ModelSpec) -> dict[str, np.ndarray]:
 def structure_key(inputs: ModelInputs, spec: ModelSpec) -> tuple:
     """Fits with equal keys share one compiled model (only data arrays differ)."""
     return (inputs.n_models, len(inputs.references), len(inputs.targets), tuple(inputs.benchmarks),
-            len(inputs.loss) > 0, inputs.log_d0, spec.trend, spec.frontier, spec.jump,
+            len(inputs.loss) > 0, inputs.log_d0, spec.trend, spec.frontier, spec.quantile, spec.jump,
             tuple(inputs.family_of()), tuple(inputs.domain_of()), len(inputs.domains), tuple(inputs.kinds),
             spec.domain_trends, spec.learn_floors,
             None if inputs.offset_mask is None else inputs.offset_mask.tobytes(),
@@ -400,7 +421,14 @@ def build_model(inputs: ModelInputs, spec: ModelSpec) -> pm.Model:
                         observed=data["loss_log_loss"], dims="loss_point")
 
         # ---- trend and latent log densities ----
-        if spec.frontier:
+        if spec.quantile is not None:
+            q = float(spec.quantile)
+            scale = pm.Deterministic("quantile_scale", quantile_scale(_rv("quantile_sd", spec), q, xp=pt))
+            tp = trend_params(spec, data)
+            f_model = trend_value(data["t"], spec.trend, tp, xp=pt)
+            r = pm.CustomDist("log_density", f_model, scale, q, logp=quantile_logp, random=quantile_random,
+                              dims="model")
+        elif spec.frontier:
             # scale and one-sided share rather than (sigma_v, sigma_u): the data pin the
             # total scatter well and its split weakly; the two sds traded off on a ridge
             scale, share = _rv("frontier_scale", spec), _rv("frontier_share", spec)
@@ -410,9 +438,10 @@ def build_model(inputs: ModelInputs, spec: ModelSpec) -> pm.Model:
         else:
             sigma_v, sigma_u = _rv("trend_sigma", spec), pt.as_tensor_variable(0.0)
             tp = trend_params(spec, data)
-        f_model = trend_value(data["t"], spec.trend, tp, xp=pt)
-        r = pm.CustomDist("log_density", f_model, sigma_v, sigma_u,
-                          logp=latent_logp, random=latent_random, dims="model")
+        if spec.quantile is None:
+            f_model = trend_value(data["t"], spec.trend, tp, xp=pt)
+            r = pm.CustomDist("log_density", f_model, sigma_v, sigma_u,
+                              logp=latent_logp, random=latent_random, dims="model")
         x_model = pm.Deterministic("log_neff", data["log_params"] + r, dims="model")
 
         # reference models: effective size fixed by their (N, D)

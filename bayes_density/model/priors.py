@@ -117,6 +117,10 @@ PRIORS = MappingProxyType(
         # symmetric scatter and a one-sided one, kept off 1, where sd_v -> 0 and the
         # density gets a hard edge at the frontier that NUTS cannot cross.
         "frontier_scale": ("halfnormal", (1.5,)),
+        # Quantile form: r_i ~ AsymmetricLaplace(f(t_i), sigma, q), f the q-quantile of log
+        # density. Sampled as the scatter's sd (nats; prior as trend_sigma), so the prior
+        # means the same at every q: sigma = sd q (1 - q) / sqrt(1 - 2q + 2q^2).
+        "quantile_sd": ("halfnormal", (1.5,)),
         "frontier_share": ("beta", (2.0, 2.0)),
         # ---- trend breaks ----
         # change in slope at the break (per year): same scale as the slope itself.

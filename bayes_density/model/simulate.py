@@ -62,6 +62,7 @@ DEFAULT_TRUTH = {
     "frontier_sigma_v": 0.25,  # derived from scale and share; kept for reference
     "frontier_sigma_u": 0.8,
     "trend_sigma": 0.8,
+    "quantile_sd": 0.8,
     "link_loc_mu": 0.9,  # the typical level SIM_LEVEL is reached ~0.9 nats above the anchor
     "link_loc_tau": 1.0,
     "link_log_slope_mu": math.log(1.0),

@@ -45,6 +45,9 @@ class ModelSpec:
     # trend
     trend: str = "linear"
     frontier: bool = True
+    # quantile frontier: f(t) is the q-quantile of log density at t (asymmetric Laplace
+    # scatter); replaces the stochastic frontier (set frontier = false)
+    quantile: float | None = None
     break_date: str = CHATGPT_RELEASE
     jump: bool = False
     changepoint_range: tuple[str, str] | None = None
@@ -87,6 +90,13 @@ class ModelSpec:
             raise SpecError(f"{where}: [data] benchmarks is empty")
         if self.d0 <= 0:
             raise SpecError(f"{where}: [loss] D0 must be > 0, got {self.d0}")
+        if self.quantile is not None:
+            if isinstance(self.quantile, bool) or not isinstance(self.quantile, (int, float)) \
+                    or not 0.5 <= float(self.quantile) < 1:
+                raise SpecError(f"{where}: [trend] quantile = {self.quantile!r}; a number in [0.5, 1), e.g. 0.9")
+            if self.frontier:
+                raise SpecError(f"{where}: [trend] quantile = {self.quantile} is a frontier form of its own "
+                                "(asymmetric Laplace); set frontier = false with it")
         if self.domain_trends and not self.domains:
             raise SpecError(f"{where}: [measurement] domain_trends = true needs domains (e.g. ['code', 'math'])")
         for key in ("draws", "tune", "chains", "min_scores"):
@@ -119,7 +129,7 @@ _LAYOUT = {
         "since": "since", "until": "until",
     },
     "trend": {
-        "form": "trend", "frontier": "frontier", "break_date": "break_date", "jump": "jump",
+        "form": "trend", "frontier": "frontier", "quantile": "quantile", "break_date": "break_date", "jump": "jump",
         "changepoint_range": "changepoint_range",
     },
     "measurement": {

@@ -24,14 +24,20 @@ from ..errors import InputError
 from ..model.design import years_since
 from ..model.joint import expected_score, zeta
 from .summaries import draws, interval
-from .trend_draws import trend_draws  # noqa: F401  (its old home)
+from .trend_draws import quantile_of, scatter_form, trend_draws  # noqa: F401  (trend_draws: its old home)
 
 GRID = np.linspace(-10.0, 8.0, 721)  # log density grid (nats), step 0.025
 
 
 def trend_logpdf(tree: xr.DataTree, r: np.ndarray, f: np.ndarray) -> np.ndarray:
     """Log prior density of log density r around trend value f, per draw (broadcasts)."""
-    if bool(tree.attrs.get("frontier", 1)):
+    form = scatter_form(tree)
+    if form == "quantile":
+        q = quantile_of(tree)
+        s = draws(tree, "quantile_scale").reshape((-1,) + (1,) * (np.ndim(r) - 1))
+        e = (r - f) / s
+        return np.log(q * (1 - q) / s) - e * (q - (e < 0))
+    if form == "frontier":
         sv = draws(tree, "frontier_sigma_v")
         su = draws(tree, "frontier_sigma_u")
         shape = (-1,) + (1,) * (np.ndim(r) - 1)

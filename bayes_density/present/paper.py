@@ -10,6 +10,7 @@ import xarray as xr
 
 from ..constants import PAPER, PAPER_BENCHMARKS
 from ..inference.run import Run
+from ..posterior.trend_draws import quantile_of, scatter_form
 
 __all__ = ["differences", "paper_context", "published_rows"]
 
@@ -50,9 +51,13 @@ def differences(tree: xr.DataTree) -> str:
     ref = (f"density relative to the '{spec.get('reference', '?')}' reference family ({len(refs)} models: "
            f"{', '.join(refs[:3])}{', ...' if len(refs) > 3 else ''}) rather than the paper's own small "
            "reference models")
-    frontier = bool(tree.attrs.get("frontier", 1))
+    scatter = scatter_form(tree)
     trend = tree.attrs.get("trend", spec.get("trend", "linear"))
-    form = (f"a {trend} stochastic frontier fitted to all models" if frontier else f"a {trend} mean trend over all models")
+    if scatter == "quantile":
+        form = f"a {trend} {quantile_of(tree):.2g}-quantile frontier fitted to all models"
+    else:
+        form = (f"a {trend} stochastic frontier fitted to all models" if scatter == "frontier"
+                else f"a {trend} mean trend over all models")
     form += " instead of least squares on the running-maximum envelope"
     post = tree.posterior
     extras = [w for v, w in (("floor", "learned floors"), ("source_offset", "per-source offsets"),

@@ -27,7 +27,7 @@ from ..errors import InputError  # noqa: E402
 from ..inference.run import Run  # noqa: E402
 from ..posterior.projection import (_check_prob, _check_size, _data_span, _parse_date, crossing_times,  # noqa: E402
                                     date_of, format_size, target_log_neff, years_since_t0)
-from ..posterior.trend_draws import trend_draws  # noqa: E402
+from ..posterior.trend_draws import quantile_of, scatter_form, trend_draws  # noqa: E402
 from ..posterior.summaries import DAYS_PER_YEAR, MONTHS_PER_YEAR, density_table, doubling_from_slope, draws, \
     headline_period, interval, slope_draws, trend_table  # noqa: E402
 
@@ -58,6 +58,7 @@ def run_info(tree: xr.DataTree, name: str | None = None) -> dict:
         "name": str(name if name is not None else tree.attrs.get("model_name", spec.get("name", "run"))),
         "trend": str(tree.attrs.get("trend", spec.get("trend", "linear"))),
         "frontier": bool(int(tree.attrs.get("frontier", 1))),
+        "scatter": scatter_form(tree),
         "break_date": spec.get("break_date"),
         "size": spec.get("size", "total"),
     }
@@ -131,7 +132,7 @@ def density_vs_date(tree: xr.DataTree, baseline=None, prob: float = DEFAULT_PROB
     f = trend_draws(tree, grid)
     med, lo, hi = interval(f, prob)
     gd = _dates_from_years(tree, grid)
-    what = "frontier" if info["frontier"] else "mean"
+    what = f"{quantile_of(tree):.2g}-quantile" if info["scatter"] == "quantile" else info["scatter"]
     ax.fill_between(gd, np.exp(lo), np.exp(hi), color=ORANGE, alpha=0.25, lw=0,
                     label=f"{what} trend f(t), {int(prob * 100)}% band")
     ax.plot(gd, np.exp(med), color=ORANGE, lw=2, label=f"{what} trend f(t), median")
@@ -647,7 +648,7 @@ def plot_fan_chart(tree: xr.DataTree, target: str = "GPT-4", size: float = 8e9, 
         fig, ax_h = ax.figure, ax.twinx()
     ax.fill_between(x, qf[0], qf[4], color="C0", alpha=0.18, lw=0, label=f"trend, {pct}% band")
     ax.fill_between(x, qf[1], qf[3], color="C0", alpha=0.35, lw=0, label="trend, 50% band")
-    ax.plot(x, qf[2], color="C0", lw=2, label="trend (frontier)" if tree.attrs.get("frontier", 1) else "trend (mean)")
+    ax.plot(x, qf[2], color="C0", lw=2, label=f"trend ({scatter_form(tree)})")
     post = tree.posterior
     if "log_density" in post and "constant_data" in tree.children and "release_date" in tree.constant_data:
         dens = np.exp(np.median(draws(tree, "log_density"), axis=0))

@@ -107,12 +107,17 @@ def format_compare(d: dict) -> str:
     dec = 1
     while dec < 4 and len({round(v, dec) for v in elpd}) < len(set(elpd)):
         dec += 1
-    lines = [f"{'run':<24} {'trend':<12} {'elpd_loo':>10} {'se':>7} {'diff':>8} {'dse':>6} {'weight':>7} "
-             f"{'max k':>6} {'k>0.7':>6}"]
+    unit = d.get("loo_unit", "score")
+    lines = []
+    if d.get("loo_method"):
+        n = d["models"][0].get("n_units")
+        lines.append(f"LOO: {d['loo_method']} ({n} {unit}s); elpd in nats, higher is better")
+    lines.append(f"{'run':<24} {'trend':<12} {'elpd_loo':>10} {'se':>7} {'diff':>8} {'dse':>6} {'weight':>7} "
+                 f"{'max k':>6} {'k>0.7':>6}" + (f" {'refit':>5}" if unit == "model" else ""))
     for r in d["models"]:
         lines.append(f"{r['name']:<24} {r['trend']:<12} {r['elpd_loo']:>10.{dec}f} {r['se']:>7.1f} "
                      f"{r['elpd_diff']:>8.{dec}f} {r['dse']:>6.1f} {r['weight']:>7.2f} {r['pareto_k_max']:>6.2f} "
-                     f"{r['n_pareto_k_bad']:>6d}")
+                     f"{r['n_pareto_k_bad']:>6d}" + (f" {r.get('n_refit', 0):>5d}" if unit == "model" else ""))
     if d.get("pareto_warnings"):
         lines.append(f"note: {d['pareto_warnings']}")
     for r in d["models"]:
