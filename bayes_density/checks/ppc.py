@@ -39,7 +39,7 @@ import pandas as pd
 import xarray as xr
 from scipy import stats
 
-from ..model.joint import expected_score, zeta
+from ..model.joint import domain_columns, expected_score, with_reference_kind, zeta
 from ..inference.diagnostics import convergence_problems, diagnostics
 from .sensitivity import (LATENT_VARS, LOSS_LAW_VARS, SENSITIVITY_VARS, prior_groups,  # noqa: F401  (old home)
                           prior_predictive, prior_sensitivity)
@@ -84,11 +84,10 @@ def observation_shifts(tree: xr.DataTree, u: np.ndarray, b: np.ndarray):
     if "domain_dev" in post:
         dev = _post(tree, "domain_dev").to_numpy()  # (C, D, unit, domain)
         full = np.concatenate([dev, np.zeros(dev.shape[:-1] + (1,))], axis=-1)
-        dom = const["bench_domain"].to_numpy().astype(int)[b]
-        x_shift = full[..., u, np.where(dom < 0, dev.shape[-1], dom)]
+        x_shift = full[..., u, domain_columns(const["bench_domain"].to_numpy(), dev.shape[-1])[b]]
     if "source_offset" in post:
         off = _post(tree, "source_offset").to_numpy()  # (C, D, kind, family)
-        full = np.concatenate([np.zeros(off.shape[:2] + (1,) + off.shape[3:]), off], axis=2)
+        full = with_reference_kind(off, axis=2)
         fam = const["bench_family"].to_numpy().astype(int)[b]
         z_shift = full[..., const["obs_kind"].to_numpy().astype(int), fam]
     return x_shift, z_shift

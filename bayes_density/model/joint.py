@@ -225,6 +225,21 @@ def _pooled_link(name: str, spec: ModelSpec, inputs: ModelInputs):
     return pm.Deterministic(name, per_bench, dims="benchmark")
 
 
+def domain_columns(bench_domain, n_domains: int) -> np.ndarray:
+    """Per benchmark, its column in a unit's domain deviations; general benchmarks (domain -1)
+    read the extra last column ``n_domains``, which holds 0 (no deviation)."""
+    d = np.asarray(bench_domain, int)
+    return np.where(d < 0, n_domains, d).astype("int32")
+
+
+def with_reference_kind(offsets: np.ndarray, axis: int) -> np.ndarray:
+    """Source-kind offsets (numpy) with the reference kind's zero row put first along ``axis``
+    (the model samples offsets for the non-reference kinds only)."""
+    shape = list(np.shape(offsets))
+    shape[axis] = 1
+    return np.concatenate([np.zeros(shape), offsets], axis=axis)
+
+
 def observation_shift(inputs: ModelInputs, spec: ModelSpec, data: dict, n_units: int):
     """Per observation: (domain deviation, source-kind offset), both on the loss axis zeta.
 
@@ -242,7 +257,7 @@ def observation_shift(inputs: ModelInputs, spec: ModelSpec, data: dict, n_units:
         dev = pm.Deterministic("domain_dev", dev, dims=("unit", "domain"))
         dom = inputs.domain_of()
         full = pt.concatenate([dev, pt.zeros((n_units, 1))], axis=1)  # column -1: general, no deviation
-        column = pt.as_tensor(np.where(dom < 0, len(inputs.domains), dom).astype("int32"))
+        column = pt.as_tensor(domain_columns(dom, len(inputs.domains)))
         x_shift = full[u, column[b]]
     if len(inputs.kinds) > 1:
         n_fam = len(inputs.family_names())

@@ -22,7 +22,7 @@ from scipy.special import betaln, gammaln
 from ..inference.run import Run
 from ..errors import InputError
 from ..model.design import years_since
-from ..model.joint import expected_score, zeta
+from ..model.joint import expected_score, with_reference_kind, zeta
 from .summaries import draws, interval
 from .trend_draws import quantile_of, scatter_form, trend_draws  # noqa: F401  (trend_draws: its old home)
 
@@ -83,7 +83,7 @@ class _Link:
         self.kinds = json.loads(tree.attrs.get("source_kinds", "[]"))
         if "source_offset" in post:  # (S, kind, family) with the reference kind's zero row first
             off = draws(tree, "source_offset")
-            self.offset = np.concatenate([np.zeros((off.shape[0], 1, off.shape[2])), off], axis=1)
+            self.offset = with_reference_kind(off, axis=1)
         else:
             self.offset = None
         self.domain_sigma = draws(tree, "domain_sigma") if "domain_sigma" in post else None
