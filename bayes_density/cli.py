@@ -140,7 +140,10 @@ def cmd_compare(args) -> int:
 
     if args.refit_bad < 0:
         raise InputError(f"--refit-bad must be >= 0, not {args.refit_bad}")
-    kwargs = {"refit_bad": args.refit_bad, "seed": args.seed} if args.loo == "model" else {}
+    if args.loo_draws < 10:
+        raise InputError(f"--loo-draws must be >= 10, not {args.loo_draws}")
+    kwargs = ({"refit_bad": args.refit_bad, "seed": args.seed, "max_draws": args.loo_draws}
+              if args.loo == "model" else {})
     with warnings.catch_warnings(record=True) as caught:  # ArviZ's Pareto-k warnings: one line instead
         warnings.simplefilter("always")
         d = compare_dict(trees, unit=args.loo, **kwargs)
@@ -423,6 +426,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--refit-bad", type=int, default=10, metavar="N",
                    help="with --loo model: refit without each of up to N models whose Pareto k stays > 0.7 and "
                         "use the exact log predictive density (default 10; 0: off)")
+    c.add_argument("--loo-draws", type=int, default=1000, metavar="N",
+                   help="with --loo model: posterior draws (thinned evenly) for each model's integrated "
+                        "likelihood (default 1000)")
     c.add_argument("--seed", type=int, default=None, help="seed of the exact refits (default: the run's spec seed)")
     c.add_argument("--lfo", type=int, default=0, metavar="BLOCKS",
                    help="also refit for leave-future-out over BLOCKS blocks of later models (default 0: off)")

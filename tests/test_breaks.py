@@ -51,6 +51,7 @@ def test_break_model_recovers_both_slopes(with_break):
     assert {"before", "after", "after/before"} <= set(tt["period"])
 
 
+@pytest.mark.slow  # a second fit of the 80-model data (the break fit above stays in CI)
 def test_changepoint_posterior_covers_the_true_date(with_break):
     inputs, truth = with_break
     tree = _fit(inputs, trend="changepoint")

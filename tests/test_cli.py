@@ -81,7 +81,8 @@ def test_summary_text(runs, capsys):
 
 def test_compare_json(runs, capsys):
     capsys.readouterr()
-    assert main(["compare", str(runs["linear"]), str(runs["break"]), "--json", "--refit-bad", "0"]) == 0
+    assert main(["compare", str(runs["linear"]), str(runs["break"]), "--json", "--refit-bad", "0",
+                 "--loo-draws", "200"]) == 0
     d = json.loads(capsys.readouterr().out)
     assert d["loo_unit"] == "model"  # by default: leave one LLM out, not one score
     assert {r["name"] for r in d["models"]} == {"linear", "break"}
@@ -94,6 +95,7 @@ def test_compare_json(runs, capsys):
     d = json.loads(capsys.readouterr().out)
     assert d["loo_unit"] == "score" and d["models"][0]["n_units"] > n_models  # several scores per model
     assert main(["compare", str(runs["linear"]), str(runs["break"]), "--refit-bad", "-1"]) == 2
+    assert main(["compare", str(runs["linear"]), str(runs["break"]), "--loo-draws", "0"]) == 2
 
 
 def test_density_places_new_models(runs, sim_dir, tmp_path, capsys):
@@ -320,7 +322,7 @@ def test_text_output_reads_well(runs, sim_dir, capsys):
     capsys.readouterr()
     assert main(["project", str(runs["linear"]), "--target", "SimTarget-0"]) == 0
     assert "an 8B-parameter model" in capsys.readouterr().out
-    assert main(["compare", str(runs["linear"]), str(runs["break"]), "--refit-bad", "0"]) == 0
+    assert main(["compare", str(runs["linear"]), str(runs["break"]), "--refit-bad", "0", "--loo-draws", "200"]) == 0
     cap = capsys.readouterr()
     assert cap.out.startswith("LOO: integrated PSIS-LOO by model")
     assert "UserWarning" not in cap.err and "Estimated shape parameter" not in cap.err

@@ -41,7 +41,7 @@ def test_packed_data_round_trips_every_array():
 
 def test_second_data_set_of_a_structure_swaps_data_and_fits_its_own_posterior():
     """Fit A (frozen), then B and C through the cache (shared data): each gets its own posterior."""
-    spec = sim_spec(draws=200, tune=300, chains=2, seed=3)
+    spec = sim_spec(draws=150, tune=250, chains=2, seed=3)
     base = synthetic_inputs(30, seed=21)
     a_in, a_truth = simulate(base, spec, truth={"slope": 0.8}, seed=21)
     b_in, b_truth = simulate(base, spec, truth={"slope": 4.0}, seed=22)

@@ -38,7 +38,7 @@ from scipy import stats
 from ..errors import InputError
 from ..inference.run import Run
 from ..model.design import prepare, select_models, years_since
-from ..posterior.placement import GRID, _Link, log_predictive, trend_logpdf
+from ..posterior.placement import _Link, log_predictive, sample_log_density
 from ..posterior.summaries import draws
 from ..posterior.trend_draws import quantile_of, scatter_form
 
@@ -104,16 +104,6 @@ def _obs(link: _Link, scores: pd.DataFrame) -> list[tuple]:
     return obs
 
 
-def _sample_grid(logp: np.ndarray, rng) -> np.ndarray:
-    """One r per row (draw) from unnormalised log densities on GRID."""
-    logp = logp - logp.max(axis=1, keepdims=True)
-    w = np.exp(logp)
-    cdf = np.cumsum(w / w.sum(axis=1, keepdims=True), axis=1)
-    idx = np.minimum((cdf < rng.random((len(w), 1))).sum(axis=1), len(GRID) - 1)
-    step = GRID[1] - GRID[0]
-    return GRID[idx] + rng.uniform(-step / 2, step / 2, len(idx))
-
-
 def predictive_draws(tree: xr.DataTree, f: np.ndarray, rng) -> np.ndarray:
     """One new model's log density per posterior draw around the trend values ``f`` (S,)."""
     form = scatter_form(tree)
@@ -140,10 +130,8 @@ def evaluate_later(tree: xr.DataTree, data, later: pd.DataFrame, *, prior: str =
         if sc.empty:
             continue
         t = float(years_since(m["release_date"], link.t0)[0])
-        logp, f = link.grid_logp(float(np.log(m["size"])), t, _obs(link, sc))
-        if prior == "flat":
-            logp = logp - trend_logpdf(tree, GRID[None, :], f[:, None])
-        placed = _sample_grid(logp, rng)
+        placed, f = sample_log_density(link, float(np.log(m["size"])), t, _obs(link, sc), rng,
+                                       flat_prior=prior == "flat")
         pred = predictive_draws(tree, f, rng)
         pq = np.quantile(pred, [0.05, 0.25, 0.5, 0.75, 0.95])
         row = {"name": m["name"], "release_date": pd.Timestamp(m["release_date"]).date().isoformat(),

@@ -39,11 +39,10 @@ import warnings
 import numpy as np
 import pandas as pd
 import xarray as xr
-from scipy.special import logsumexp
 
 from ..errors import InputError
 from ..inference.fit import inputs_from_tree, sample, spec_of
-from ..posterior.placement import GRID, _Link, log_predictive
+from ..posterior.placement import _Link, log_marginal, log_predictive
 
 #: draws used for the integrated log likelihood (thinned evenly across chains)
 DEFAULT_MAX_DRAWS = 1000
@@ -85,13 +84,11 @@ def model_log_lik(tree: xr.DataTree, max_draws: int = DEFAULT_MAX_DRAWS) -> xr.D
     link = _Link(small)
     post = small["posterior"]
     n_chain, n_draw = post.sizes["chain"], post.sizes["draw"]
-    dr = math.log(GRID[1] - GRID[0])
     ell = np.empty((n_chain * n_draw, inputs.n_models))
     for i, obs in enumerate(_obs_by_model(inputs)):
         if not obs:
             raise InputError(f"model {inputs.models[i]!r} has no scores in the run")
-        logp, _ = link.grid_logp(float(inputs.log_params[i]), float(inputs.t[i]), obs)
-        ell[:, i] = logsumexp(logp, axis=1) + dr
+        ell[:, i] = log_marginal(link, float(inputs.log_params[i]), float(inputs.t[i]), obs)
     ll = xr.Dataset({"model_scores": (("chain", "draw", "model"), ell.reshape(n_chain, n_draw, -1))},
                     coords={"chain": post["chain"].values, "draw": post["draw"].values,
                             "model": np.asarray(inputs.models, dtype=str)})
