@@ -345,6 +345,13 @@ def cmd_backtest(args) -> int:
         write_table(table, args.out)
         if len(per_model):
             write_table(per_model, Path(args.out).with_suffix(".models.csv"))
+    if args.figure and len(per_model):
+        from .inference.run import atomic_write
+        from .present.plots import backtest_figure
+
+        fig = backtest_figure(per_model)
+        atomic_write(args.figure, lambda tmp: fig.savefig(tmp, dpi=130, format=Path(args.figure).suffix[1:] or "png"))
+        print(f"wrote {args.figure}", file=sys.stderr)
     if args.json:
         keys = ("spec", "cutoff", "n_later", "coverage_50", "coverage_90", "share_above_p95", "crps")
         base = ("baseline_n", "baseline_coverage_50", "baseline_coverage_90", "baseline_share_above",
@@ -517,6 +524,8 @@ def build_parser() -> argparse.ArgumentParser:
     bt.add_argument("--workers", type=int, default=None, help="local workers (default: one per CPU)")
     bt.add_argument("--out", default=None, metavar="TABLE.csv",
                     help="write the table (and TABLE.models.csv: one row per later model)")
+    bt.add_argument("--figure", default=None, metavar="FILE.png",
+                    help="draw each (spec, cutoff)'s forecast bands beside the later models' placed densities")
     bt.add_argument("--no-progress", action="store_true")
     bt.add_argument("--json", action="store_true")
     _sweep_args(bt, "TABLE.parts, or runs/backtest.parts")

@@ -100,9 +100,10 @@ def test_backtest_cli_table_shape_and_bounds(sim_dir, capsys):
     assert (per["pred_q05"] <= per["pred_median"]).all() and (per["pred_median"] <= per["pred_q95"]).all()
     assert len(list((sim_dir / "bt.parts").glob("*.json"))) == 1
     # the same command again reads the finished fit back
-    assert main(args[:-1]) == 0
+    assert main(args[:-1] + ["--figure", str(sim_dir / "bt.png")]) == 0
     text = capsys.readouterr().out
     assert "cov90" in text and "2024-06-30" in text
+    assert (sim_dir / "bt.png").read_bytes()[:4] == b"\x89PNG"
 
 
 @pytest.mark.slow
@@ -121,3 +122,27 @@ def test_backtest_coverage_on_simulated_data(tmp_path):
     pits = np.asarray(pits)
     assert len(pits) >= 50
     assert 0.8 <= np.mean(np.abs(pits - 0.5) <= 0.45) <= 1.0
+
+
+def test_backtest_figure_panels_and_errors(tmp_path):
+    """One panel per (spec, cutoff); a table without the forecast columns is refused by name."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from bayes_density.present.plots import backtest_figure
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for spec in ("a", "b"):
+        for cut in ("2024-01-31", "2024-06-30"):
+            for k in range(5):
+                m = rng.normal(2, 1)
+                r = m + (3 if k == 0 else 0)  # the first later model lies above its forecast's 90% interval
+                rows.append({"spec": spec, "cutoff": cut, "release_date": f"2024-0{7 + k % 3}-15",
+                             "pred_q05": m - 2, "pred_q25": m - 0.7, "pred_q75": m + 0.7, "pred_q95": m + 2,
+                             "placed_median": r, "placed_lo": r - 0.5, "placed_hi": r + 0.5})
+    fig = backtest_figure(pd.DataFrame(rows))
+    titles = [a.get_title() for a in fig.axes if a.get_title()]
+    assert len(titles) == 4 and any("b, fitted to 2024-06-30: 4 of 5 medians inside" in t for t in titles)
+    with pytest.raises(InputError, match="pred_q05"):
+        backtest_figure(pd.DataFrame(rows).drop(columns="pred_q05"))

@@ -767,3 +767,55 @@ def value_window_plot(per_model: pd.DataFrame, by_year: pd.DataFrame) -> plt.Fig
     ax2.set_xticks(by_year["year"])
     fig.tight_layout()
     return fig
+
+
+def backtest_figure(per_model: pd.DataFrame) -> plt.Figure:
+    """Forecast band vs placed densities of the later models: one panel per (spec, cutoff).
+
+    ``per_model``: the backtest's per-model table (``TABLE.models.csv``: release_date,
+    pred_q05/q25/q75/q95, placed_median/lo/hi, spec, cutoff). Grey bars: the forecast's
+    central 90% and 50% intervals at each later model's date; dots with lines: the model's
+    density placed from its own scores (median, 90% interval). Density on a log axis,
+    relative to the run's reference family.
+    """
+    need = {"release_date", "pred_q05", "pred_q25", "pred_q75", "pred_q95", "placed_median", "placed_lo",
+            "placed_hi", "spec", "cutoff"}
+    missing = sorted(need - set(per_model.columns))
+    if missing:
+        raise InputError(f"backtest table lacks column(s) {', '.join(missing)} (write it with 'backtest --out')")
+    if per_model.empty:
+        raise InputError("backtest table has no later models to draw")
+    specs = list(dict.fromkeys(per_model["spec"]))
+    cutoffs = sorted(dict.fromkeys(per_model["cutoff"]))
+    fig, axes = plt.subplots(len(specs), len(cutoffs), figsize=(max(7.0, 4.2 * len(cutoffs) + 1), 3.4 * len(specs) + 0.8),
+                             squeeze=False, sharey=True)
+    for i, spec in enumerate(specs):
+        for j, cut in enumerate(cutoffs):
+            ax = axes[i][j]
+            d = per_model[(per_model["spec"] == spec) & (per_model["cutoff"] == cut)]
+            if d.empty:
+                ax.set_axis_off()
+                continue
+            x = pd.to_datetime(d["release_date"])
+            e = {k: np.exp(d[k].to_numpy(float)) for k in need if k.startswith(("pred", "placed"))}
+            ax.vlines(x, e["pred_q05"], e["pred_q95"], color="0.75", lw=5, label="forecast, 90%")
+            ax.vlines(x, e["pred_q25"], e["pred_q75"], color="0.45", lw=5, label="forecast, 50%")
+            inside = (d["placed_median"] >= d["pred_q05"]) & (d["placed_median"] <= d["pred_q95"])
+            for ok, colour, what in ((True, "C0", "placed, inside 90%"), (False, "C3", "placed, outside 90%")):
+                m = inside.to_numpy() == ok
+                if m.any():
+                    yerr = np.clip([e["placed_median"][m] - e["placed_lo"][m], e["placed_hi"][m] - e["placed_median"][m]],
+                                   0, None)
+                    ax.errorbar(x[m], e["placed_median"][m], yerr=yerr, fmt="o", ms=3.5, color=colour, lw=0.8,
+                                label=what)
+            ax.axvline(pd.Timestamp(cut), color="k", ls=":", lw=1)
+            ax.set_yscale("log")
+            ax.set_title(f"{spec}, fitted to {cut}: {int(inside.sum())} of {len(d)} medians inside 90%", fontsize=9)
+            ax.tick_params(axis="x", labelrotation=30, labelsize=7)
+            if j == 0:
+                ax.set_ylabel("capability density (x reference)")
+    axes[0][0].legend(fontsize=7, loc="upper left")
+    fig.suptitle("Backtest: forecasts of later models' density\nvs their density placed from their own scores",
+                 fontsize=10)
+    fig.tight_layout()
+    return fig
