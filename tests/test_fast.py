@@ -133,6 +133,7 @@ def test_pathfinder_runs(simulated):
     assert math.isnan(fast.diagnostics(tree)["rhat_max"])
 
 
+@pytest.mark.slow  # a second ADVI fit through the CLI; the ADVI run itself is tested above
 def test_cli_fit_with_the_fast_path(simulated, tmp_path, capsys):
     """``bayes-density fit --sampler advi`` writes a run that summary reads, and says it is an approximation."""
     import json

@@ -5,6 +5,7 @@ from __future__ import annotations
 import arviz as az
 import numpy as np
 import pandas as pd
+import pytest
 
 from bayes_density.checks.comparison import lfo
 from bayes_density.posterior.placement import place_models
@@ -56,6 +57,7 @@ def test_placement_errors_on_models_without_fitted_benchmarks(simulated, simulat
         raise AssertionError("expected a ValueError")
 
 
+@pytest.mark.slow  # a refit; compare's model-level LOO (tests/test_model_cv.py) stays in CI
 def test_leave_future_out_scores_the_latest_models(simulated_fit):
     d = lfo(simulated_fit, n_blocks=1, min_share=0.8, draws=150, chains=2)
     assert len(d) == 12 and np.all(np.isfinite(d["elpd"]))
