@@ -119,6 +119,7 @@ def _sbc_spec(keys, base, spec, n_sims=60):
     for k, r in ranks.items():
         counts = np.histogram(r, bins=5, range=(0, 200))[0]
         p = stats.chisquare(counts).pvalue
+        print(f"SBC {spec.name} {k}: rank counts {counts.tolist()}, chi-square p {p:.3f}")
         assert p > 0.001, (k, counts)
 
 
