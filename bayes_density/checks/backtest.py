@@ -38,6 +38,7 @@ from scipy import stats
 from ..errors import InputError
 from ..inference.run import Run
 from ..model.design import prepare, select_models, years_since
+from ..model.joint import quantile_random
 from ..posterior.placement import _Link, log_predictive, sample_log_density
 from ..posterior.summaries import draws
 from ..posterior.trend_draws import quantile_of, scatter_form
@@ -108,9 +109,7 @@ def predictive_draws(tree: xr.DataTree, f: np.ndarray, rng) -> np.ndarray:
     """One new model's log density per posterior draw around the trend values ``f`` (S,)."""
     form = scatter_form(tree)
     if form == "quantile":
-        q, s = quantile_of(tree), draws(tree, "quantile_scale")
-        x = rng.standard_exponential(len(f))
-        return f + np.where(rng.random(len(f)) < q, -s / (1 - q) * x, s / q * x)
+        return quantile_random(f, draws(tree, "quantile_scale"), quantile_of(tree), rng=rng)
     if form == "frontier":
         sv, su = draws(tree, "frontier_sigma_v"), draws(tree, "frontier_sigma_u")
         return f + sv * rng.standard_normal(len(f)) - su * np.abs(rng.standard_normal(len(f)))

@@ -26,6 +26,7 @@ import xarray as xr
 from ..errors import InputError
 from ..inference.fit import inputs_from_tree, sample, spec_of
 from ..posterior.placement import _Link, log_predictive
+from .model_cv import obs_by_model
 from ..posterior.summaries import slope_draws
 
 
@@ -80,7 +81,7 @@ def model_loo_table(trees: dict[str, xr.DataTree], refit_bad: int = 0, max_draws
     for j, (name, table) in enumerate(tables.items()):
         rows.append({"name": name, **model_loo_summary(table), "weight": float(weights[name]),
                      "trend": trees[name].attrs.get("trend"), "p_acceleration": p_acceleration(trees[name]),
-                     "_pointwise": point[:, j], "_table": table})
+                     "_pointwise": point[:, j]})
     best = max(rows, key=lambda r: r["elpd_loo"])
     for r in rows:
         diff = best["_pointwise"] - r["_pointwise"]
@@ -89,8 +90,7 @@ def model_loo_table(trees: dict[str, xr.DataTree], refit_bad: int = 0, max_draws
         r["p_loo"] = math.nan
         r["unit"] = "model"
     df = pd.DataFrame(rows).sort_values("elpd_loo", ascending=False, ignore_index=True)
-    df.attrs["pointwise"] = {r["name"]: r["_table"] for r in rows}
-    return df.drop(columns=["_pointwise", "_table"])
+    return df.drop(columns=["_pointwise"])
 
 
 def loo_table(trees: dict[str, xr.DataTree], unit: str = "score", **kwargs) -> pd.DataFrame:
@@ -133,6 +133,7 @@ def lfo(tree: xr.DataTree, n_blocks: int = 4, min_share: float = 0.6, seed: int 
     n = inputs.n_models
     start = int(np.ceil(min_share * n))
     blocks = np.array_split(order[start:], n_blocks)
+    per_model = obs_by_model(inputs)
     rows = []
     for bi, block in enumerate(blocks):
         if len(block) == 0:
@@ -143,10 +144,8 @@ def lfo(tree: xr.DataTree, n_blocks: int = 4, min_share: float = 0.6, seed: int 
                      progress=progress, log_likelihood=False)
         link = _Link(fit)
         for i in block:
-            obs = [(b, k, nn, kd) for u, b, k, nn, kd in zip(inputs.obs_unit, inputs.obs_bench, inputs.obs_k,
-                                                             inputs.obs_n, inputs.kind_of()) if u == i]
             rows.append({"block": bi, "model": inputs.models[i], "t": float(inputs.t[i]),
-                         "elpd": log_predictive(link, float(inputs.log_params[i]), float(inputs.t[i]), obs)})
+                         "elpd": log_predictive(link, float(inputs.log_params[i]), float(inputs.t[i]), per_model[i])})
     return pd.DataFrame(rows)
 
 

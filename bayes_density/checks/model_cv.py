@@ -62,7 +62,7 @@ def thin(tree: xr.DataTree, max_draws: int = DEFAULT_MAX_DRAWS) -> xr.DataTree:
     return out
 
 
-def _obs_by_model(inputs) -> list[list[tuple]]:
+def obs_by_model(inputs) -> list[list[tuple]]:
     """Per fitted model: its scores as (benchmark, k, n, source-kind index) tuples."""
     kinds = inputs.kind_of()
     per: list[list[tuple]] = [[] for _ in range(inputs.n_models)]
@@ -85,7 +85,7 @@ def model_log_lik(tree: xr.DataTree, max_draws: int = DEFAULT_MAX_DRAWS) -> xr.D
     post = small["posterior"]
     n_chain, n_draw = post.sizes["chain"], post.sizes["draw"]
     ell = np.empty((n_chain * n_draw, inputs.n_models))
-    for i, obs in enumerate(_obs_by_model(inputs)):
+    for i, obs in enumerate(obs_by_model(inputs)):
         if not obs:
             raise InputError(f"model {inputs.models[i]!r} has no scores in the run")
         ell[:, i] = log_marginal(link, float(inputs.log_params[i]), float(inputs.t[i]), obs)
@@ -116,13 +116,13 @@ def model_loo(tree: xr.DataTree, max_draws: int = DEFAULT_MAX_DRAWS, refit_bad: 
     elpd = np.asarray(loo.elpd_i).ravel().astype(float)
     k = np.asarray(loo.pareto_k).ravel().astype(float)
     names = [str(m) for m in ll_tree["log_likelihood"]["model"].values]
-    table = pd.DataFrame({"model": names, "n_scores": [len(o) for o in _obs_by_model(inputs_from_tree(tree))],
+    inputs = inputs_from_tree(tree)
+    per = obs_by_model(inputs)
+    table = pd.DataFrame({"model": names, "n_scores": [len(o) for o in per],
                           "elpd": elpd, "pareto_k": k, "method": "psis"})
     bad = [int(i) for i in np.argsort(-k) if k[i] > K_BAD][: max(0, int(refit_bad))]
     if bad:
         spec = spec_of(tree)
-        inputs = inputs_from_tree(tree)
-        per = _obs_by_model(inputs)
         s = spec.seed if seed is None else int(seed)
         for i in bad:
             keep = np.ones(inputs.n_models, bool)
