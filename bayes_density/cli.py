@@ -1,4 +1,4 @@
-"""Command line: ``bayes-density fit | summary | density | compare | project | check | claims | report | multiverse | data | specs``.
+"""Command line: ``bayes-density fit | summary | density | compare | project | check | claims | report | multiverse | backtest | sbc | data | specs``.
 
 Every command prints text by default and JSON with ``--json``. Input
 problems print one ``error:`` line naming file, row and column and exit 2;
@@ -278,6 +278,8 @@ def cmd_multiverse(args) -> int:
         value = getattr(args, key)
         if value is not None and value < 1:
             raise InputError(f"--{key} must be >= 1, got {value}")
+    if args.reruns < 0:
+        raise InputError(f"--reruns must be >= 0, got {args.reruns}")
     specs = multiverse_specs(base, benches, refs)
     out = Path(args.out)
     try:  # the table is written after all fits: check now that it can be
@@ -293,12 +295,15 @@ def cmd_multiverse(args) -> int:
     parts = Path(args.parts) if args.parts else out.with_suffix(".parts")
     df = run_multiverse(data, specs, draws=args.draws, tune=args.tune, chains=args.chains, seed=seed,
                         workers=args.workers, runs_dir=args.runs, progress=not args.no_progress,
-                        scheduler=args.scheduler, out_dir=parts)
+                        scheduler=args.scheduler, out_dir=parts, compile_once=not args.compile_each,
+                        reruns=args.reruns)
     path = write_table(df, args.out)
     wall, workers = df.attrs["wall_s"], df.attrs["workers"]
     curve = sort_curve(df)
     if args.json:
         print(_json({"table": str(path), "wall_s": wall, "workers": workers, "n_fits": len(df),
+                     "compile_once": bool(df.attrs["compile_once"]),
+                     "compile_s": float(pd.to_numeric(df["compile_s"], errors="coerce").sum()),
                      "n_failed": int((df["error"] != "").sum()), "chains": args.chains, "draws": args.draws,
                      "tune": args.tune, "seed": seed, "prob": df.attrs["prob"],
                      "specs": [{k: (None if pd.isna(v) else v) for k, v in r.items()}
@@ -362,6 +367,42 @@ def cmd_backtest(args) -> int:
                      "prior": args.prior, "wall_s": table.attrs["wall_s"], "workers": table.attrs["workers"]}))
     else:
         print(format_backtest(table))
+    return 0
+
+
+def cmd_sbc(args) -> int:
+    from .model.spec import load_spec
+    from .present.text import format_sbc
+    from .sweeps.backtest import write_table
+    from .sweeps.sbc import run_sbc
+
+    for key in ("sims", "models", "draws", "tune", "chains", "workers", "bins"):
+        value = getattr(args, key)
+        if value is not None and value < 1:
+            raise InputError(f"--{key} must be >= 1, got {value}")
+    spec = load_spec(args.spec)
+    params = _split_list(args.params, "params") if args.params else None
+    parts = Path(args.parts) if args.parts else (
+        Path(args.out).with_suffix(".parts") if args.out else Path("runs") / f"sbc-{spec.name}.parts")
+    print(f"SBC of {spec.name}: {args.sims} simulations of {args.models} models "
+          f"({'measurement' if args.measurement else 'plain'} panel), {args.chains} chains x {args.draws} draws "
+          f"(+{args.tune} tune); results in {parts}", file=sys.stderr)
+    table, per_sim = run_sbc(spec, params=params, n_sims=args.sims, n_models=args.models,
+                             measurement=args.measurement, draws=args.draws, tune=args.tune, chains=args.chains,
+                             seed=args.seed, bins=args.bins, scheduler=args.scheduler, workers=args.workers,
+                             out_dir=parts, progress=not args.no_progress)
+    if args.out:
+        write_table(table, args.out)
+        write_table(per_sim, Path(args.out).with_suffix(".sims.csv"))
+    if args.json:
+        print(_json({"spec": spec.name, "rows": table.to_dict(orient="records"),
+                     **{k: table.attrs[k] for k in ("n_models", "measurement", "draws", "tune", "chains", "wall_s",
+                                                    "workers", "computed", "skipped", "failed")},
+                     "n_sims": args.sims, "seed": args.seed,
+                     "divergent_fits": int(per_sim.groupby("sim")["divergences"].first().gt(0).sum()),
+                     "rhat_max": float(per_sim["rhat_max"].max()) if len(per_sim) else None}))
+    else:
+        print(format_sbc(table, per_sim))
     return 0
 
 
@@ -477,7 +518,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="add a Multiverse section: the table 'bayes-density multiverse' wrote")
     r.set_defaults(func=cmd_report)
 
-    from .sweeps.multiverse import DEFAULT_CHAINS, DEFAULT_DRAWS, DEFAULT_REFERENCES, DEFAULT_TUNE
+    from .sweeps.multiverse import DEFAULT_CHAINS, DEFAULT_DRAWS, DEFAULT_REFERENCES, DEFAULT_RERUNS, DEFAULT_TUNE
 
     mv = sub.add_parser("multiverse", help="refit over every benchmark subset x reference set: specification curve")
     mv.add_argument("--data", default=None, help="folder with your CSVs (default: the shipped data)")
@@ -497,6 +538,12 @@ def build_parser() -> argparse.ArgumentParser:
                     help="also save every fit's run file (NetCDF) in DIR, e.g. DIR/MMLU+BBH__llama.nc")
     mv.add_argument("--no-progress", action="store_true", help="no line per finished fit on stderr")
     mv.add_argument("--out", required=True, help="CSV table to write (one row per spec)")
+    mv.add_argument("--reruns", type=int, default=DEFAULT_RERUNS,
+                    help=f"refit a spec that is not converged (R-hat > 1.01, divergences or bulk ESS < 400) with "
+                         f"twice the draws and tuning, up to this many times (default {DEFAULT_RERUNS})")
+    mv.add_argument("--compile-each", action="store_true",
+                    help="compile a model per spec (default: each spec is a mask on the union of the benchmarks, "
+                         "one compiled model per reference set and worker); always so with --runs")
     _sweep_args(mv, "TABLE.parts")
     mv.add_argument("--json", action="store_true", help=JSON_HELP)
     mv.set_defaults(func=cmd_multiverse)
@@ -530,6 +577,37 @@ def build_parser() -> argparse.ArgumentParser:
     bt.add_argument("--json", action="store_true")
     _sweep_args(bt, "TABLE.parts, or runs/backtest.parts")
     bt.set_defaults(func=cmd_backtest)
+
+    from .sweeps import sbc as sbc_mod
+
+    sb = sub.add_parser("sbc", help="simulation-based calibration of a spec's model on simulated data")
+    sb.add_argument("--spec", default="default", help="spec name or TOML path (default: default); its model "
+                    "(trend form, frontier, priors) on a simulated panel")
+    sb.add_argument("--params", default=None,
+                    help="comma-separated parameters, e.g. slope,frontier_share,link_loc[0] (default: the "
+                         "trend's and the scatter's)")
+    sb.add_argument("--sims", type=int, default=sbc_mod.DEFAULT_SIMS,
+                    help=f"simulated data sets (default {sbc_mod.DEFAULT_SIMS})")
+    sb.add_argument("--models", type=int, default=sbc_mod.DEFAULT_MODELS,
+                    help=f"models per data set (default {sbc_mod.DEFAULT_MODELS})")
+    sb.add_argument("--measurement", action="store_true",
+                    help="the measurement model's panel (variants, source kinds, domains, learned floors)")
+    sb.add_argument("--draws", type=int, default=sbc_mod.DEFAULT_DRAWS,
+                    help=f"per chain (default {sbc_mod.DEFAULT_DRAWS})")
+    sb.add_argument("--tune", type=int, default=sbc_mod.DEFAULT_TUNE,
+                    help=f"per chain (default {sbc_mod.DEFAULT_TUNE})")
+    sb.add_argument("--chains", type=int, default=sbc_mod.DEFAULT_CHAINS,
+                    help=f"default {sbc_mod.DEFAULT_CHAINS}")
+    sb.add_argument("--bins", type=int, default=sbc_mod.DEFAULT_BINS,
+                    help=f"rank bins of the chi-square test (default {sbc_mod.DEFAULT_BINS})")
+    sb.add_argument("--seed", type=int, default=7, help="prior draws and design (default 7)")
+    sb.add_argument("--workers", type=int, default=None, help="local workers (default: one per CPU)")
+    sb.add_argument("--out", default=None, metavar="TABLE.csv",
+                    help="write the table (and TABLE.sims.csv: one row per simulation and parameter)")
+    sb.add_argument("--no-progress", action="store_true")
+    sb.add_argument("--json", action="store_true", help=JSON_HELP)
+    _sweep_args(sb, "TABLE.parts, or runs/sbc-SPEC.parts")
+    sb.set_defaults(func=cmd_sbc)
 
     sp = sub.add_parser("specs", help="list the shipped analysis specs")
     sp.set_defaults(func=cmd_specs)

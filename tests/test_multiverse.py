@@ -18,13 +18,13 @@ from bayes_density.present import plots
 from bayes_density.cli import main
 from bayes_density.data.io import load_data
 from bayes_density.sweeps.multiverse import (COLUMNS, benchmark_subsets, converged, fit_spec, multiverse_specs, read_table,
-                                      run_multiverse, sort_curve, spec_name, write_table)
+                                      run_multiverse, shared_base, sort_curve, spec_name, write_table)
 from bayes_density.model.simulate import simulate, synthetic_inputs, write_tables
 from bayes_density.model.spec import PAPER_BENCHMARKS, ModelSpec, load_spec
 
 from .conftest import SIM_BENCHMARKS, sim_spec
 
-SETTINGS = dict(draws=100, tune=100, chains=2, seed=7)
+SETTINGS = dict(draws=100, tune=100, chains=2, seed=7, reruns=0)
 SPEC_TOML = f"""name = "sim"
 description = "simulated data, multiverse tests"
 [data]
@@ -132,7 +132,7 @@ def test_run_multiverse_rows(table):
         assert 1 < med < 12
         assert r["A_per_day_median"] > 0 and np.isfinite(r["rhat_max"]) and r["ess_bulk_min"] > 0
         assert r["divergences"] >= 0 and r["fit_s"] > 0
-        assert (r["chains"], r["draws"], r["tune"], r["seed"]) == (2, 100, 100, 7)
+        assert (r["chains"], r["draws"], r["tune"], r["seed"], r["reruns"]) == (2, 100, 100, 7, 0)
     assert sorted(d for _, d, _ in table.attrs["seen"]) == [1, 2, 3]
 
 
@@ -288,3 +288,56 @@ def test_cli_report_rejects_a_bad_multiverse_table(table, tmp_path, capsys):
         err = capsys.readouterr().err
         assert rc == 2 and err.startswith("error: ") and csv.name in err, err
     assert not out.exists()
+
+
+# ---------------------------------------------------------------- compile once: specs as masks
+
+
+def test_masked_inputs_hold_exactly_the_specs_scores(sim_dir, base):
+    from bayes_density.model.design import masked, prepare
+    from bayes_density.model.joint import structure_key
+
+    data = load_data(sim_dir / "data")
+    spec = base.replace(benchmarks=("SimMath", "SimCodeSmall"), name="two", min_scores=2)
+    own, full, m = prepare(data, spec), prepare(data, base), masked(data, spec, base)
+
+    def obs(x):
+        return sorted(zip(np.asarray(x.units)[x.obs_unit], np.asarray(x.benchmarks)[x.obs_bench],
+                          x.obs_k.tolist(), x.obs_n.tolist()))
+
+    assert obs(m) == obs(own) and m.n_obs < full.n_obs
+    # base's structure (one compiled model for every mask), fewer fitted models with scores
+    assert structure_key(m, spec) == structure_key(full, base) and m.models == full.models
+    assert len(set(m.obs_unit[m.obs_unit < m.n_models])) == own.n_models < m.n_models
+    np.testing.assert_array_equal(m.level(), full.level())
+
+
+def test_shared_base_is_the_union_or_none(base):
+    specs = multiverse_specs(base, benchmarks=("SimMC", "SimMath", "SimCode"), references=("sim",))
+    assert shared_base(specs).benchmarks == ("SimMC", "SimMath", "SimCode")
+    assert shared_base(specs[:2] + [specs[2].replace(trend="break")]) is None
+
+
+def test_compile_once_reuses_one_model_and_agrees(sim_dir, base, table):
+    """Three specs on one worker as masks: one compile, the others swap data; the masked fits land
+    inside the separately compiled fits' intervals (table fixture, same seed)."""
+    specs = multiverse_specs(base, benchmarks=("SimMC", "SimCodeSmall"), references=("sim",))
+    df = run_multiverse(str(sim_dir / "data"), specs, workers=1, progress=False, **SETTINGS)
+    assert df.attrs["compile_once"] and (df["error"] == "").all()
+    comp = df.set_index("name")["compile_s"]
+    # fits run longest-first: SimMC+SimCodeSmall compiles (shareable data), the others swap arrays
+    assert comp["SimMC|sim"] < 0.2 * comp["SimMC+SimCodeSmall|sim"], comp.to_dict()
+    assert comp["SimCodeSmall|sim"] < 0.2 * comp["SimMC+SimCodeSmall|sim"], comp.to_dict()
+    for name in ("SimMC|sim", "SimCodeSmall|sim"):
+        each = table.set_index("name").loc[name]
+        once = df.set_index("name").loc[name]
+        assert once["n_models"] == each["n_models"] and once["n_scores"] == each["n_scores"]
+        assert each["doubling_months_lo"] <= once["doubling_months_median"] <= each["doubling_months_hi"]
+
+
+def test_a_fit_that_is_not_converged_is_rerun_longer(sim_dir, base):
+    """20 draws x 2 chains cannot reach bulk ESS 400: one rerun, with twice the draws and tuning."""
+    spec = multiverse_specs(base, benchmarks=("SimMC",), references=("sim",))[0]
+    row = fit_spec(load_data(sim_dir / "data"), spec, draws=20, tune=20, chains=2, seed=7, reruns=1)
+    assert row["error"] == "" and (row["reruns"], row["draws"], row["tune"]) == (1, 40, 40)
+    assert not converged(row) and row["ess_bulk_min"] < 400

@@ -82,7 +82,6 @@ def test_recovery_and_the_share_below_the_fitted_line():
 def test_simulation_based_calibration_quantile_frontier():
     """SBC of the quantile form's trend: slope, intercept and the scatter's sd."""
     from .test_recovery import _sbc_spec
-    from bayes_density.model.simulate import synthetic_inputs
 
-    _sbc_spec([("slope", None), ("intercept", None), ("quantile_sd", None)], synthetic_inputs(40, seed=9),
-              sim_spec(draws=400, tune=400, frontier=False, quantile=0.9))
+    _sbc_spec([("slope", None), ("intercept", None), ("quantile_sd", None)],
+              sim_spec(draws=400, tune=400, frontier=False, quantile=0.9), n_models=40, seed=9)

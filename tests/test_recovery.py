@@ -82,7 +82,7 @@ def test_simulation_based_calibration():
     # trend, loss law, frontier and the link (its sampled parameters and the derived slope) of benchmark 0
     keys = [("slope", None), ("intercept_mean", None), ("log_alpha", None), ("frontier_scale", None),
             ("link_loc", 0), ("link_ceiling_logit", 0), ("link_kappa", 0)]
-    _sbc(keys, synthetic_inputs(40, seed=7))
+    _sbc(keys, 40, seed=7)
 
 
 @pytest.mark.slow
@@ -91,36 +91,25 @@ def test_simulation_based_calibration_measurement_model():
     location deviation, a learned multiple-choice and a generated-answer floor."""
     keys = [("slope", None), ("source_offset_mean", 0), ("source_offset_mean", 1), ("domain_sigma", 0),
             ("domain_sigma", 1), ("link_loc_variant", 0), ("floor_shift", 0), ("floor_generated", 0)]
-    _sbc(keys, synthetic_inputs(40, seed=8, second_source=0.5, measurement=True), learn_floors=True)
+    _sbc(keys, 40, seed=8, learn_floors=True, measurement=True)
 
 
-def _sbc(keys, base, n_sims=60, learn_floors=False):
-    _sbc_spec(keys, base, sim_spec(draws=400, tune=400, learn_floors=learn_floors), n_sims)
+def _sbc(keys, n_models, seed, n_sims=60, learn_floors=False, measurement=False):
+    _sbc_spec(keys, sim_spec(draws=400, tune=400, learn_floors=learn_floors), n_models, seed, n_sims, measurement)
 
 
-def _sbc_spec(keys, base, spec, n_sims=60):
-    """SBC of ``keys`` ((variable, index) pairs) for ``spec`` on the design ``base``: chi-square on 5 rank bins."""
-    from bayes_density.model.joint import build_model
-    import pymc as pm
+def _sbc_spec(keys, spec, n_models=40, seed=7, n_sims=60, measurement=False):
+    """SBC of ``keys`` ((variable, index) pairs) for ``spec`` on the simulated panel, as a sweep on a
+    local Dask cluster (:func:`bayes_density.sweeps.sbc.run_sbc`): chi-square on 5 rank bins."""
+    from bayes_density.sweeps.sbc import label, run_sbc
 
-    ranks = {k: [] for k in keys}
-    model = build_model(base, spec)
-    prior = pm.sample_prior_predictive(draws=n_sims, model=model, random_seed=7)
-    free = [v.name for v in model.free_RVs if v.name != "log_density"]
-    for i in range(n_sims):
-        truth = {k: prior.prior[k].values[0, i] for k in free}  # (chain 0, draw i), the variable's own shape
-        inputs, full = simulate(base, spec, truth=truth, seed=i)
-        tree = sample(inputs, spec, progress=False, log_likelihood=False)
-        for name, idx in ranks:
-            d, true = draws(tree, name)[::4], np.asarray(full[name])
-            if idx is not None:
-                d, true = d[:, idx], true[idx]
-            ranks[(name, idx)].append(int(np.sum(d < float(true))))
-    for k, r in ranks.items():
-        counts = np.histogram(r, bins=5, range=(0, 200))[0]
-        p = stats.chisquare(counts).pvalue
-        print(f"SBC {spec.name} {k}: rank counts {counts.tolist()}, chi-square p {p:.3f}")
-        assert p > 0.001, (k, counts)
+    table, per_sim = run_sbc(spec, params=[label(n, i) for n, i in keys], n_sims=n_sims, n_models=n_models,
+                             measurement=measurement, draws=spec.draws, tune=spec.tune, chains=spec.chains,
+                             seed=seed, progress=False)
+    assert table.attrs["failed"] == 0 and len(table) == len(keys)
+    for _, r in table.iterrows():
+        print(f"SBC {spec.name} {r['parameter']}: rank counts {r['counts']}, chi-square p {r['chi2_p']:.3f}")
+    assert (table["chi2_p"] > 0.001).all(), table
 
 
 def test_same_seed_same_draws():

@@ -158,8 +158,8 @@ def lfo_table(trees: dict[str, xr.DataTree], **kwargs) -> pd.DataFrame:
                      "se": float(np.sqrt(len(d) * d["elpd"].var(ddof=1))), "n_predicted": len(d),
                      "_pointwise": d["elpd"].to_numpy()})
     best = max(rows, key=lambda r: r["elpd_lfo"])
-    for r in rows:
-        diff = r["_pointwise"] - best["_pointwise"]
+    for r in rows:  # best minus this run (>= 0), as the LOO tables
+        diff = best["_pointwise"] - r["_pointwise"]
         r["elpd_diff"] = float(diff.sum())
         r["dse"] = float(np.sqrt(len(diff) * diff.var(ddof=1))) if r is not best else 0.0
     return pd.DataFrame(rows).drop(columns="_pointwise").sort_values("elpd_lfo", ascending=False,

@@ -7,6 +7,7 @@ gets the same keys as NaN plus the approximation's own k-hat.
 from __future__ import annotations
 
 import math
+import warnings
 
 import arviz as az
 import numpy as np
@@ -32,9 +33,13 @@ def diagnostics(tree: xr.DataTree) -> dict:
     if int(tree.attrs.get("approximate", 0)):
         return approximate_diagnostics(tree)
     names = [v for v in tree.posterior.data_vars if v not in DIAGNOSTIC_EXCLUDE]
-    rhat = az.rhat(tree, var_names=names)
-    ess_b = az.ess(tree, var_names=names, method="bulk")
-    ess_t = az.ess(tree, var_names=names, method="tail")
+    # a parameter held constant (a fixed source offset, a floor at its nominal value) has R-hat 0/0:
+    # NaN, left out below, without numpy's warning
+    with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        rhat = az.rhat(tree, var_names=names)
+        ess_b = az.ess(tree, var_names=names, method="bulk")
+        ess_t = az.ess(tree, var_names=names, method="tail")
 
     def extreme(ds, fn):
         best_v, best_x = None, None

@@ -35,7 +35,8 @@ _CACHE_SIZE = 8
 LOW_RANK_GAMMA = 1e-3
 
 
-def compile_model(model: pm.Model, inputs: ModelInputs, spec: ModelSpec, cache: bool = True):
+def compile_model(model: pm.Model, inputs: ModelInputs, spec: ModelSpec, cache: bool = True,
+                  shared_data: bool = False):
     """Compile for nutpie (numba), reusing a compiled model of the same structure where possible.
 
     A first fit of a structure compiles the model with its data frozen in as
@@ -46,7 +47,9 @@ def compile_model(model: pm.Model, inputs: ModelInputs, spec: ModelSpec, cache: 
     machine). A refit on the same data (another seed) reuses it. When a second data
     set of the same structure arrives (simulation studies), the model is compiled
     once more with shared data, and later data sets only swap arrays (``with_data``).
-    ``cache=False`` compiles a frozen model and keeps nothing.
+    ``cache=False`` compiles a frozen model and keeps nothing. ``shared_data=True``: the
+    caller will fit other data sets of this structure (a sweep: masks, simulations), so
+    a first fit compiles with shared data at once and the frozen compile is skipped.
     """
     import nutpie
 
@@ -66,10 +69,10 @@ def compile_model(model: pm.Model, inputs: ModelInputs, spec: ModelSpec, cache: 
         compiled = nutpie.compile_pymc_model(model, backend="numba", freeze_model=False)
         _COMPILED[key] = (None, compiled)
         return compiled
-    compiled = nutpie.compile_pymc_model(model, backend="numba", freeze_model=True)
+    compiled = nutpie.compile_pymc_model(model, backend="numba", freeze_model=not shared_data)
     if len(_COMPILED) >= _CACHE_SIZE:
         _COMPILED.pop(next(iter(_COMPILED)))
-    _COMPILED[key] = (digest, compiled)
+    _COMPILED[key] = (None if shared_data else digest, compiled)
     return compiled
 
 
@@ -97,6 +100,7 @@ def sample(
     target_accept: float = 0.9,
     log_likelihood: bool = True,
     cache: bool = True,
+    shared_data: bool = False,
     cores: int | None = None,
     mass_matrix_gamma: float = LOW_RANK_GAMMA,
 ) -> xr.DataTree:
@@ -110,6 +114,7 @@ def sample(
     ``cores``: chains run in parallel (default: one per CPU, at most ``chains``);
     1 when several fits run side by side in separate processes.
     ``mass_matrix_gamma``: regularisation of the low-rank estimate (see ``LOW_RANK_GAMMA``).
+    ``shared_data``: compile for swapping data sets at once (see :func:`compile_model`; sweeps).
     """
     import nutpie
 
@@ -121,7 +126,7 @@ def sample(
     model = build_model(inputs, spec)
     t_start = time.perf_counter()
     if sampler == "nutpie":
-        compiled = compile_model(model, inputs, spec, cache=cache)
+        compiled = compile_model(model, inputs, spec, cache=cache, shared_data=shared_data)
         t_compiled = time.perf_counter()
         tree = nutpie.sample(
             compiled, draws=draws, tune=tune, chains=chains, seed=seed,

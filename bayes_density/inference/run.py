@@ -124,6 +124,20 @@ class Run:
     def targets(self) -> list[str]:
         return json.loads(self.tree.attrs.get("targets", "[]"))
 
+    @property
+    def quantile(self) -> float | None:
+        """The quantile q of a quantile-frontier run (``attrs["quantile"]``, -1 when none), else None."""
+        q = float(self.tree.attrs.get("quantile", -1.0))
+        return q if 0 < q < 1 else None
+
+    @property
+    def scatter(self) -> str:
+        """How the run's models scatter about its trend: 'frontier' (stochastic frontier,
+        skew-normal), 'quantile' (asymmetric Laplace, the trend a quantile) or 'mean' (normal)."""
+        if self.quantile is not None:
+            return "quantile"
+        return "frontier" if bool(int(self.tree.attrs.get("frontier", 1))) else "mean"
+
     def years(self, dates) -> np.ndarray:
         """Dates -> years since ``t0`` (model time)."""
         return years_since(dates, self.t0)

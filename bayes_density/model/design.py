@@ -107,6 +107,27 @@ class ModelInputs:
             out.offset_mask = offset_identified(out)
         return out
 
+    def keep_observations(self, keep: np.ndarray) -> "ModelInputs":
+        """The same units, benchmarks and layout with only the observations where ``keep`` is True.
+
+        A change of data, not of model structure (one compiled model serves both). A unit
+        or a benchmark left without observations keeps its parameters, which then follow
+        their prior: integrating such a latent out leaves the posterior of everything else
+        as it is without it. The link levels q*_b and the offset mask stay those of ``self``.
+        """
+        import copy
+
+        keep = np.asarray(keep, bool)
+        out = copy.copy(self)
+        out.link_level = self.level()
+        out.obs_unit, out.obs_bench = self.obs_unit[keep], self.obs_bench[keep]
+        out.obs_k, out.obs_n = self.obs_k[keep], self.obs_n[keep]
+        out.obs_harness = [h for h, k in zip(self.obs_harness, keep) if k] if self.obs_harness else []
+        out.obs_source = [h for h, k in zip(self.obs_source, keep) if k] if self.obs_source else []
+        if self.obs_kind is not None:
+            out.obs_kind = self.obs_kind[keep]
+        return out
+
     # ---- measurement-model layout (defaults reproduce the one-link-per-benchmark model) ----
     def family_of(self) -> np.ndarray:
         """Per benchmark, the index of its family (each benchmark its own family by default)."""
@@ -373,6 +394,29 @@ def select_benchmarks(bench: pd.DataFrame, spec: ModelSpec) -> tuple[list[str], 
     if not out:
         raise SelectionError(f"{spec.source}: [measurement] exclude_variants leaves no benchmark to fit")
     return out, family
+
+
+def masked(data, spec: ModelSpec, base: ModelSpec) -> ModelInputs:
+    """``spec``'s selection as a mask on ``base``'s inputs: one model structure for many selections.
+
+    ``base`` selects a superset of ``spec``'s benchmarks (the same reference set and
+    every other setting); the result has ``base``'s units, benchmarks and layout, and
+    only the scores ``spec`` would fit: those on ``spec``'s benchmark variants, of fitted
+    models with at least ``spec.min_scores`` of them, of its reference models and of
+    its targets. The other units and benchmarks keep their parameters, which follow
+    their prior (:meth:`ModelInputs.keep_observations`): the posterior of the trend,
+    the loss law and the selected links is that of ``prepare(data, spec)`` up to where
+    t = 0 falls (``base``'s centre date), which moves the intercept, not the slope.
+    """
+    full = prepare(data, base)
+    names, _ = select_benchmarks(data.benchmarks.set_index("name"), spec)
+    keep_b = np.isin(np.asarray(full.benchmarks, dtype=object), names)
+    keep = keep_b[full.obs_bench]
+    n_m = full.n_models
+    fitted = full.obs_unit < n_m
+    counts = np.bincount(full.obs_unit[keep & fitted], minlength=n_m)
+    keep &= ~fitted | (counts[np.minimum(full.obs_unit, n_m - 1)] >= spec.min_scores)
+    return full.keep_observations(keep)
 
 
 def _measurement_layout(inputs: ModelInputs, spec: ModelSpec, bench: pd.DataFrame, family: pd.Series,

@@ -156,10 +156,13 @@ def latent_logp(value, mu, sigma_v, sigma_u):
             + normal_lcdf(0.0, 1.0, -(sigma_u / sigma_v) * e))
 
 
-def quantile_logp(value, mu, scale, q):
-    """Log density of the asymmetric Laplace at quantile q: P(r < mu) = q (module docstring)."""
+def quantile_logp(value, mu, scale, q, xp=pt):
+    """Log density of the asymmetric Laplace at quantile q: P(r < mu) = q (module docstring).
+
+    ``xp``: ``pytensor.tensor`` (the model) or ``numpy`` (placing new models on a run's draws).
+    """
     e = (value - mu) / scale
-    return pt.log(q * (1.0 - q) / scale) - e * (q - pt.switch(pt.lt(e, 0.0), 1.0, 0.0))
+    return xp.log(q * (1.0 - q) / scale) - e * (q - xp.where(e < 0.0, 1.0, 0.0))
 
 
 def quantile_random(mu, scale, q, rng=None, size=None):

@@ -22,7 +22,7 @@ from scipy.special import betaln, gammaln
 from ..inference.run import Run
 from ..errors import InputError
 from ..model.design import years_since
-from ..model.joint import expected_score, with_reference_kind, zeta
+from ..model.joint import expected_score, quantile_logp, with_reference_kind, zeta
 from .summaries import draws, interval
 from .trend_draws import quantile_of, scatter_form, trend_draws  # noqa: F401  (trend_draws: its old home)
 
@@ -33,10 +33,8 @@ def trend_logpdf(tree: xr.DataTree, r: np.ndarray, f: np.ndarray) -> np.ndarray:
     """Log prior density of log density r around trend value f, per draw (broadcasts)."""
     form = scatter_form(tree)
     if form == "quantile":
-        q = quantile_of(tree)
         s = draws(tree, "quantile_scale").reshape((-1,) + (1,) * (np.ndim(r) - 1))
-        e = (r - f) / s
-        return np.log(q * (1 - q) / s) - e * (q - (e < 0))
+        return quantile_logp(r, f, s, quantile_of(tree), xp=np)
     if form == "frontier":
         sv = draws(tree, "frontier_sigma_v")
         su = draws(tree, "frontier_sigma_u")

@@ -140,14 +140,14 @@ def summary_dict(tree: xr.DataTree, prob: float = DEFAULT_PROB, top: int = 10) -
 
     diag = diagnostics(tree)
     dens = density_table(tree, prob)
+    run = Run.of(tree)
     out = {
         "model_name": tree.attrs.get("model_name"),
         "trend": tree.attrs.get("trend"),
         "frontier": bool(tree.attrs.get("frontier", 1)),
-        "scatter": ("quantile" if 0 < float(tree.attrs.get("quantile", -1)) < 1
-                    else "frontier" if bool(int(tree.attrs.get("frontier", 1))) else "mean"),
-        "quantile": (float(tree.attrs["quantile"]) if 0 < float(tree.attrs.get("quantile", -1)) < 1 else None),
-        "reference": Run.of(tree).spec_dict.get("reference"),
+        "scatter": run.scatter,
+        "quantile": run.quantile,
+        "reference": run.spec_dict.get("reference"),
         "t0": tree.attrs.get("t0"),
         "doubling_time_months": pick("doubling_time_months"),
         "doubling_time_days": pick("doubling_time_days"),

@@ -14,17 +14,13 @@ __all__ = ["trend_draws", "scatter_form", "quantile_of"]
 
 
 def scatter_form(tree: xr.DataTree) -> str:
-    """How a run's models scatter about its trend: 'frontier' (stochastic frontier,
-    skew-normal), 'quantile' (asymmetric Laplace, the trend a quantile) or 'mean' (normal)."""
-    if quantile_of(tree) is not None:
-        return "quantile"
-    return "frontier" if bool(int(tree.attrs.get("frontier", 1))) else "mean"
+    """'frontier', 'quantile' or 'mean': :attr:`Run.scatter <bayes_density.inference.run.Run.scatter>`."""
+    return Run.of(tree).scatter
 
 
 def quantile_of(tree: xr.DataTree) -> float | None:
-    """The quantile q of a quantile-frontier run, else None."""
-    q = float(tree.attrs.get("quantile", -1.0))
-    return q if 0 < q < 1 else None
+    """The quantile q of a quantile-frontier run, else None: :attr:`Run.quantile`."""
+    return Run.of(tree).quantile
 
 
 def trend_draws(tree: xr.DataTree, t_years: np.ndarray) -> np.ndarray:

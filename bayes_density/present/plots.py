@@ -494,7 +494,7 @@ def specification_curve(table: pd.DataFrame, prob: float | None = None, title: s
     doubling time (months, log scale) and its ``prob`` interval per fitted
     specification (``prob`` labels the interval the table holds; default the
     table's ``attrs["prob"]`` or 0.9); open diamonds mark fits that did not
-    converge (R-hat > 1.01 or divergences), upward triangles intervals or
+    converge (R-hat > 1.01, divergences or bulk ESS < 400), upward triangles intervals or
     medians with no doubling (slope <= 0) at the top edge. Bottom panel: which
     benchmarks (filled squares) and which reference family each specification
     uses, aligned with the top. Specifications that could not be fitted are
@@ -502,7 +502,7 @@ def specification_curve(table: pd.DataFrame, prob: float | None = None, title: s
     """
     from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
 
-    from ..sweeps.multiverse import BENCH_SEP, converged
+    from ..sweeps.multiverse import BENCH_SEP, NOT_CONVERGED, converged
 
     prob = float(table.attrs.get("prob", 0.9) if prob is None else prob)
     pct = int(round(prob * 100))
@@ -529,7 +529,7 @@ def specification_curve(table: pd.DataFrame, prob: float | None = None, title: s
     clip_med = np.where(np.isfinite(med), med, top)
     for mask, color, marker, face, label in ((ok, BLUE, "o", BLUE, f"median and {pct}% interval"),
                                              (~ok, ORANGE, "D", "white",
-                                              "not converged (R-hat > 1.01 or divergences)")):
+                                              f"not converged ({NOT_CONVERGED})")):
         if mask.any():
             ax.vlines(x[mask], np.clip(lo[mask], bottom, top), clip_hi[mask], color=color, lw=1.6, alpha=0.8)
             ax.plot(x[mask], clip_med[mask], marker, ms=5, color=color, mfc=face, mew=1.2, ls="none", label=label)

@@ -344,7 +344,7 @@ MULTIVERSE_COLUMNS = {"name": "specification", "n_models": "models", "n_scores":
 
 def multiverse_section(table: pd.DataFrame, prob: float | None = None) -> str:
     """The specification curve and its table (one row per specification, sorted by median doubling time)."""
-    from ..sweeps.multiverse import converged, sort_curve
+    from ..sweeps.multiverse import NOT_CONVERGED, converged, sort_curve
 
     table = table.copy()
     table["error"] = table["error"].fillna("").astype(str)
@@ -358,7 +358,7 @@ def multiverse_section(table: pd.DataFrame, prob: float | None = None) -> str:
     if len(fitted):
         parts.append(
             f"<p class='note'>{len(table)} specifications, {len(fitted)} fitted"
-            + (f" ({len(ok) - sum(ok)} not converged: R-hat &gt; 1.01 or divergences)" if not all(ok) else "")
+            + (f" ({len(ok) - sum(ok)} not converged: {html.escape(NOT_CONVERGED)})" if not all(ok) else "")
             + f": median doubling time from <b>{_fmt(float(np.min(med)), 2)}</b> to "
             f"<b>{_fmt(float(np.max(med)), 2)} months</b> across specifications (median of the medians "
             f"{_fmt(float(np.median(med)), 2)}).</p>")

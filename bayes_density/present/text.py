@@ -10,7 +10,7 @@ from ..checks.ppc import KS_P_WARN, LARGE_SHARE_WARN, PARETO_K_BAD, Z_LARGE
 from ..constants import DEFAULT_PROB, PAPER_BENCHMARKS
 from ..inference.diagnostics import convergence_problems
 from ..posterior.projection import format_size
-from ..sweeps.multiverse import converged
+from ..sweeps.multiverse import NOT_CONVERGED, converged
 
 __all__ = ["fmt_interval", "format_checks", "format_compare", "format_coverage", "format_density", "format_fit",
            "format_multiverse", "format_projection", "format_specs", "format_summary", "multiverse_warnings"]
@@ -131,35 +131,46 @@ def format_compare(d: dict) -> str:
 
 def format_multiverse(df, curve, path) -> str:
     """Text of ``bayes-density multiverse``: the specification curve, sorted (``curve``), and the table's path."""
+    import pandas as pd
+
     wall, workers = df.attrs["wall_s"], df.attrs["workers"]
     pct = int(round(df.attrs["prob"] * 100))
     lines = [f"specification curve: doubling time of capability density (months), median [{pct}% interval]",
              f"{'spec':<40} {'models':>6} {'scores':>6} {'median':>7} {'lo':>6} {'hi':>7} {'R-hat':>6} "
-             f"{'ESS':>5} {'div':>4} {'s':>5}"]
+             f"{'ESS':>5} {'div':>4} {'s':>5} {'reruns':>6}"]
     for _, r in curve.iterrows():
         if r["error"]:
             lines.append(f"{r['name']:<40} not fitted: {r['error']}")
             continue
         lines.append(f"{r['name']:<40} {r['n_models']:>6} {r['n_scores']:>6} {r['doubling_months_median']:>7.2f} "
                      f"{r['doubling_months_lo']:>6.2f} {r['doubling_months_hi']:>7.2f} {r['rhat_max']:>6.3f} "
-                     f"{r['ess_bulk_min']:>5.0f} {r['divergences']:>4} {r['fit_s']:>5.0f}"
+                     f"{r['ess_bulk_min']:>5.0f} {r['divergences']:>4} {r['fit_s']:>5.0f} "
+                     f"{'-' if pd.isna(r.get('reruns')) else int(r['reruns']):>6}"
                      + ("" if converged(r) else "  *"))
+    comp = pd.to_numeric(df["compile_s"], errors="coerce") if "compile_s" in df else None
+    if comp is not None and comp.notna().any():
+        how = "specs as masks: one model per reference set and worker" if df.attrs.get("compile_once") \
+            else "one model per spec"
+        lines.append(f"model building and compilation: {comp.sum():.0f} s over all fits ({how})")
     lines.append(f"wrote {path}: {len(df)} fits in {wall:.1f} s wall time on {workers} worker(s)"
-                 + (" (* not converged: R-hat > 1.01 or divergences)" if not all(
+                 + (f" (* not converged: {NOT_CONVERGED})" if not all(
                      converged(r) for _, r in df[df["error"] == ""].iterrows()) else ""))
     return "\n".join(lines)
 
 
 def multiverse_warnings(df) -> list[str]:
     """One ``warning:`` line per spec not fitted or not converged."""
+    import pandas as pd
+
     out = []
     for _, r in df.iterrows():
         if r["error"]:
             out.append(f"warning: {r['name']}: not fitted: {r['error']}")
         elif not converged(r):
             out.append(f"warning: {r['name']}: R-hat {r['rhat_max']:.3f}, {r['divergences']} divergent transitions, "
-                       f"min bulk ESS {r['ess_bulk_min']:.0f}: not converged at these settings; rerun with more "
-                       "--tune/--draws, or fit this selection with 'bayes-density fit'")
+                       f"min bulk ESS {r['ess_bulk_min']:.0f}: not converged at {r['draws']} draws (+{r['tune']} tune)"
+                       + (f" after {int(r['reruns'])} rerun(s)" if "reruns" in r and pd.notna(r["reruns"]) else "")
+                       + "; rerun with more --reruns/--tune/--draws, or fit this selection with 'bayes-density fit'")
     return out
 
 
@@ -327,6 +338,29 @@ def format_backtest(table) -> str:
     for _, r in flagged.iterrows():
         lines.append(f"warning: {r['spec']} at {r['cutoff']}: not converged (R-hat {r['rhat_max']:.3f}, "
                      f"{r['divergences']:.0f} divergences)")
+    return "\n".join(lines)
+
+
+def format_sbc(table, per_sim) -> str:
+    """The SBC table: per parameter, rank counts per bin and the chi-square p; the fits' convergence."""
+    head = ("parameter", "sims", "rank counts", "chi2 p", "mean rank")
+    rows = [head] + [(str(r["parameter"]), str(r["n_sims"]), str(r["counts"]), f"{r['chi2_p']:.3f}",
+                      f"{r['mean_rank']:.2f}") for _, r in table.iterrows()]
+    w = [max(len(x[i]) for x in rows) for i in range(len(head))]
+    lines = ["  ".join(c.ljust(w[i]) if i == 0 else c.rjust(w[i]) for i, c in enumerate(x)) for x in rows]
+    lines.insert(1, "-" * len(lines[0]))
+    a = table.attrs
+    fits = per_sim.groupby("sim").first() if len(per_sim) else per_sim
+    lines += ["", f"{a.get('spec', '')}: {len(fits)} fits of {a.get('n_models')} simulated models "
+                  f"({a.get('chains')} x {a.get('draws')} draws, +{a.get('tune')} tune); ranks among every "
+                  f"{a.get('thin', 1)}th posterior draw. Calibrated: counts flat, chi2 p not small, mean rank near 0.50."]
+    if len(fits):
+        lines.append(f"fits: max R-hat {fits['rhat_max'].max():.3f}, min bulk ESS {fits['ess_bulk_min'].min():.0f}, "
+                     f"{int((fits['divergences'] > 0).sum())} with divergences")
+    if a.get("failed"):
+        lines.append(f"warning: {a['failed']} simulation(s) failed and are left out")
+    lines.append(f"{a.get('computed', 0)} fitted now, {a.get('skipped', 0)} read from earlier records, "
+                 f"{a.get('wall_s', 0.0):.0f} s on {a.get('workers', 0)} workers")
     return "\n".join(lines)
 
 

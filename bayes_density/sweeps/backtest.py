@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import tempfile
 import time
 import traceback
 from collections.abc import Sequence
@@ -92,12 +91,6 @@ def backtest_task(data, spec: ModelSpec, cutoff: str, draws: int, tune: int, cha
     return out
 
 
-def _check_settings(draws, tune, chains):
-    for key, value in (("draws", draws), ("tune", tune), ("chains", chains)):
-        if int(value) < 1:
-            raise InputError(f"{key} must be >= 1, got {value}")
-
-
 def check_cutoffs(cutoffs: Sequence[str]) -> list[str]:
     out = []
     for c in cutoffs:
@@ -112,14 +105,6 @@ def check_cutoffs(cutoffs: Sequence[str]) -> list[str]:
     return out
 
 
-def _sweep(tasks, data, out_dir, scheduler, workers, progress, desc):
-    from .engine import run_tasks
-
-    with tempfile.TemporaryDirectory(prefix="sweep-") as tmp:
-        return run_tasks(tasks, data, tmp if out_dir is None else out_dir, scheduler=scheduler, workers=workers,
-                         progress=progress, desc=desc)
-
-
 def run_backtest(data, specs: Sequence[ModelSpec], cutoffs: Sequence[str] = DEFAULT_CUTOFFS, *,
                  draws: int = DEFAULT_DRAWS, tune: int = DEFAULT_TUNE, chains: int = DEFAULT_CHAINS,
                  seed: int | None = None, prior: str = "flat", scheduler="local", workers: int | None = None,
@@ -132,12 +117,12 @@ def run_backtest(data, specs: Sequence[ModelSpec], cutoffs: Sequence[str] = DEFA
     quantiles (for the plot). ``out_dir``: records folder (resumable; default temporary).
     """
     from ..data.io import DensityData, load_data
-    from .engine import Task, fingerprint
+    from .engine import Task, check_settings, fingerprint, run_sweep
 
     specs, cutoffs = list(specs), check_cutoffs(cutoffs)
     if not specs:
         raise InputError("no specs to backtest")
-    _check_settings(draws, tune, chains)
+    check_settings(draws, tune, chains)
     if not isinstance(data, DensityData):
         data = load_data(data)
     token = fingerprint(data)
@@ -150,7 +135,7 @@ def run_backtest(data, specs: Sequence[ModelSpec], cutoffs: Sequence[str] = DEFA
             tasks.append(Task(key=f"backtest-{spec.name}-{c}", fn=backtest_task, kwargs={**kw, "cutoff": c},
                               meta={"spec": spec.to_dict(), "cutoff": c, "data": token,
                                     **{k: v for k, v in kw.items() if k != "spec"}}))
-    res = _sweep(tasks, data, out_dir, scheduler, workers, progress, "backtest fits")
+    res = run_sweep(tasks, data, out_dir, scheduler=scheduler, workers=workers, progress=progress, desc="backtest fits")
     rows, models = [], []
     for t, rec in zip(tasks, res.records):
         if rec["status"] == "done":
@@ -200,10 +185,10 @@ def run_kfold(data, specs: Sequence[ModelSpec], k: int = DEFAULT_K, *, draws: in
     from ..checks.backtest import kfold_folds
     from ..data.io import DensityData, load_data
     from ..model.design import prepare
-    from .engine import Task, fingerprint
+    from .engine import Task, check_settings, fingerprint, run_sweep
 
     specs = list(specs)
-    _check_settings(draws, tune, chains)
+    check_settings(draws, tune, chains)
     if not isinstance(data, DensityData):
         data = load_data(data)
     token = fingerprint(data)
@@ -218,7 +203,7 @@ def run_kfold(data, specs: Sequence[ModelSpec], k: int = DEFAULT_K, *, draws: in
                               meta={"spec": spec.to_dict(), "fold": fold, "data": token,
                                     **{x: v for x, v in kw.items() if x not in ("spec", "held_out")}}))
             owner.append(spec.name)
-    res = _sweep(tasks, data, out_dir, scheduler, workers, progress, "K-fold fits")
+    res = run_sweep(tasks, data, out_dir, scheduler=scheduler, workers=workers, progress=progress, desc="K-fold fits")
     per: dict[str, list] = {s.name: [] for s in specs}
     failed: dict[str, int] = {s.name: 0 for s in specs}
     for name, rec in zip(owner, res.records):

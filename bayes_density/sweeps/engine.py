@@ -264,6 +264,23 @@ def run_tasks(tasks: Sequence[Task], data, out_dir: str | Path, *, scheduler=LOC
                        wall_s=time.perf_counter() - t_start, workers=n_workers, scheduler=str(name))
 
 
+def run_sweep(tasks: Sequence[Task], data, out_dir: str | Path | None, **kw) -> SweepResult:
+    """:func:`run_tasks`, with records in a temporary folder (removed afterwards) when ``out_dir`` is None."""
+    import tempfile
+
+    if out_dir is not None:
+        return run_tasks(tasks, data, out_dir, **kw)
+    with tempfile.TemporaryDirectory(prefix="sweep-") as tmp:
+        return run_tasks(tasks, data, tmp, **kw)
+
+
+def check_settings(draws, tune, chains) -> None:
+    """Sampler settings of a sweep's fits: each at least 1."""
+    for key, value in (("draws", draws), ("tune", tune), ("chains", chains)):
+        if int(value) < 1:
+            raise InputError(f"{key} must be >= 1, got {value}")
+
+
 def nan_to_none(row: dict) -> dict:
     """A row for JSON output: NaN -> None."""
     return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}

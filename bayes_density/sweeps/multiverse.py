@@ -13,8 +13,9 @@ single-threaded worker processes, one per core, or an existing cluster
 (``scheduler="tcp://HOST:PORT"``). Each worker receives the data once and runs
 whole fits one after another, with the chains of a fit sampled sequentially
 (``cores=1``). Fits of different specifications have different model
-structures, so each pays its own numba compilation; running fits side by side
-keeps every core busy through compilation as well as sampling. Every finished
+structures unless fitted as masks on one selection (``compile_once``, the
+default: one compilation per reference set and worker); running fits side by
+side keeps every core busy through compilation as well as sampling. Every finished
 fit is written as it completes (one JSON record per spec in ``out_dir``), so an
 interrupted sweep resumes where it stopped.
 
@@ -52,12 +53,17 @@ DEFAULT_DRAWS = 500
 DEFAULT_TUNE = 500
 DEFAULT_CHAINS = 4
 DEFAULT_REFERENCES = ("llama", "qwen2")
-#: a fit is flagged as not converged above this R-hat, or with any divergence
+#: a fit is flagged as not converged above this R-hat, below this bulk ESS, or with any divergence
 RHAT_OK = 1.01
+ESS_OK = 400
+NOT_CONVERGED = f"R-hat > {RHAT_OK}, divergences or bulk ESS < {ESS_OK}"
+#: adaptive reruns of a fit that is not converged: each doubles draws and tuning (and raises
+#: target_accept to 0.95 after divergences); the row records how many were needed
+DEFAULT_RERUNS = 2
 
 COLUMNS = ("name", "benchmarks", "n_benchmarks", "reference", "n_models", "n_scores", "doubling_months_median",
            "doubling_months_lo", "doubling_months_hi", "A_per_day_median", "rhat_max", "ess_bulk_min",
-           "divergences", "fit_s", "error", "chains", "draws", "tune", "seed", "run_file")
+           "divergences", "fit_s", "compile_s", "error", "chains", "draws", "tune", "seed", "reruns", "run_file")
 BENCH_SEP, REF_SEP = "+", "|"
 
 
@@ -126,14 +132,21 @@ def run_file_name(name: str) -> str:
 
 
 def fit_spec(data, spec: ModelSpec, *, draws: int, tune: int, chains: int, seed: int, prob: float = DEFAULT_PROB,
-             cores: int = 1, runs_dir: str | Path | None = None, return_tree: bool = False):
+             cores: int = 1, runs_dir: str | Path | None = None, return_tree: bool = False,
+             base: ModelSpec | None = None, reruns: int = 0):
     """Fit one specification and return its multiverse row; an unusable data selection gives an error row.
 
     ``runs_dir``: also save the run (NetCDF, as ``bayes-density fit`` writes it: with the pointwise
     log-likelihood and the paper baseline) there, named by :func:`run_file_name`; its path is the
     row's ``run_file``. ``return_tree``: return ``(row, tree)`` (tree None when not fitted).
+    ``base``: fit ``spec``'s scores as a mask on ``base``'s selection (:func:`~bayes_density.model.design.masked`,
+    ``base`` taken with ``spec``'s reference set), so that every spec of a sweep with one reference
+    set shares one compiled model; the row's ``n_models`` and ``n_scores`` are still ``spec``'s own.
+    ``reruns``: while the fit is not :func:`converged`, refit up to this many times, each with twice
+    the draws and tuning of the last (target_accept 0.95 after divergences); the row's ``draws``,
+    ``tune`` and ``reruns`` are those of the last fit.
     """
-    from ..model.design import SelectionError, prepare
+    from ..model.design import SelectionError, masked, prepare
     from ..data.io import DataError
     from ..model.spec import SpecError
 
@@ -153,11 +166,22 @@ def fit_spec(data, spec: ModelSpec, *, draws: int, tune: int, chains: int, seed:
         from ..inference import fit as fit_mod
         from ..posterior.summaries import diagnostics
 
-        tree = fit_mod.sample(inputs, spec, seed=seed, draws=draws, tune=tune, chains=chains, progress=False,
-                              cores=cores, log_likelihood=runs_dir is not None)
-        row.update(headline(tree, prob))
-        diag = diagnostics(tree)
-        row.update(rhat_max=diag["rhat_max"], ess_bulk_min=diag["ess_bulk_min"], divergences=diag["divergences"])
+        if base is not None:
+            inputs = masked(data, spec, base.replace(reference=spec.reference))
+        accept, compile_s = 0.9, 0.0
+        for attempt in range(int(reruns) + 1):
+            d, t = draws * 2**attempt, tune * 2**attempt
+            tree = fit_mod.sample(inputs, spec, seed=seed, draws=d, tune=t, chains=chains, progress=False,
+                                  cores=cores, log_likelihood=runs_dir is not None, shared_data=base is not None,
+                                  target_accept=accept)
+            compile_s += float(tree.attrs.get("time_compile_s", math.nan))
+            diag = diagnostics(tree)
+            row.update(rhat_max=diag["rhat_max"], ess_bulk_min=diag["ess_bulk_min"],
+                       divergences=diag["divergences"], draws=d, tune=t, reruns=attempt)
+            if converged(row):
+                break
+            accept = 0.95 if diag["divergences"] else accept
+        row.update(headline(tree, prob), compile_s=compile_s)
         if runs_dir is not None:
             from ..posterior.baseline import attach_baseline
 
@@ -178,6 +202,21 @@ def fit_spec(data, spec: ModelSpec, *, draws: int, tune: int, chains: int, seed:
 # the sweep
 # ---------------------------------------------------------------------------
 
+_VARYING = ("name", "description", "benchmarks", "reference", "source")
+
+
+def shared_base(specs: Sequence[ModelSpec]) -> ModelSpec | None:
+    """The spec every one of ``specs`` is a mask of: the union of their benchmarks, in first-seen
+    order; None when they differ in anything but name, description, benchmarks and reference set."""
+    first = {k: v for k, v in specs[0].to_dict().items() if k not in _VARYING}
+    if any({k: v for k, v in s.to_dict().items() if k not in _VARYING} != first for s in specs[1:]):
+        return None
+    union: list[str] = []
+    for s in specs:
+        union += [b for b in s.benchmarks if b not in union]
+    return specs[0].replace(benchmarks=tuple(union), name="multiverse-base")
+
+
 def _report(row: dict, done: int, total: int) -> None:
     if row["error"]:
         what = f"error: {row['error']}"
@@ -191,9 +230,9 @@ def _report(row: dict, done: int, total: int) -> None:
 
 
 def converged(row) -> bool:
-    """R-hat <= 1.01 and no divergences (False for error rows)."""
+    """R-hat <= 1.01, no divergences and min bulk ESS >= 400 (False for error rows)."""
     try:
-        return bool(row["rhat_max"] <= RHAT_OK and row["divergences"] == 0)
+        return bool(row["rhat_max"] <= RHAT_OK and row["divergences"] == 0 and row["ess_bulk_min"] >= ESS_OK)
     except TypeError:
         return False
 
@@ -202,7 +241,8 @@ def run_multiverse(data, specs: Sequence[ModelSpec], *, draws: int = DEFAULT_DRA
                    chains: int = DEFAULT_CHAINS, seed: int | None = None, workers: int | None = None,
                    prob: float = DEFAULT_PROB, runs_dir: str | Path | None = None,
                    progress: bool | Callable[[dict, int, int], None] = True, scheduler="local",
-                   out_dir: str | Path | None = None) -> pd.DataFrame:
+                   out_dir: str | Path | None = None, compile_once: bool = True,
+                   reruns: int = DEFAULT_RERUNS) -> pd.DataFrame:
     """Fit every spec in parallel; one row per spec, in the order of ``specs``.
 
     ``data``: a :class:`~bayes_density.io.DensityData`, a data folder, or None
@@ -221,10 +261,23 @@ def run_multiverse(data, specs: Sequence[ModelSpec], *, draws: int = DEFAULT_DRA
     file there (see :func:`fit_spec`), to look at one specification closely
     (``bayes-density summary``, ``check``, ``report``).
 
+    ``reruns``: a fit that is not :func:`converged` (R-hat > 1.01, a divergence or min bulk
+    ESS < 400) is refitted with twice the draws and tuning, up to ``reruns`` times
+    (:func:`fit_spec`); the row's ``reruns`` column says how many it took, ``draws`` and
+    ``tune`` are the last fit's.
+
+    ``compile_once`` (default): where the specs differ only in their benchmarks and
+    reference set (as :func:`multiverse_specs` makes them), every spec is fitted as a
+    mask on the union of their benchmarks (:func:`shared_base`, :func:`fit_spec`'s
+    ``base``): a change of data, not of model structure, so a worker compiles one
+    model per reference set (numba, with shareable data) instead of one per spec. Not with ``runs_dir`` (a run file holds the units and
+    benchmarks it was fitted on, and a masked fit's would include the other specs').
+
     Columns: ``name, benchmarks ('MMLU+BBH'), n_benchmarks, reference, n_models,
     n_scores, doubling_months_median/lo/hi`` (``prob`` interval, months),
     ``A_per_day_median, rhat_max, ess_bulk_min, divergences, fit_s`` (seconds,
-    selection + compile + sampling + summaries), ``error`` (empty when the fit
+    selection + compile + sampling + summaries), ``compile_s`` (of which building and
+    compiling the model; near 0 where a worker reused a compiled model), ``error`` (empty when the fit
     ran; otherwise why not, e.g. too few models), the sampler settings
     ``chains, draws, tune, seed`` and ``run_file`` (empty unless saved).
     ``df.attrs`` holds ``wall_s`` (total wall time), ``workers``, ``computed``
@@ -253,8 +306,11 @@ def run_multiverse(data, specs: Sequence[ModelSpec], *, draws: int = DEFAULT_DRA
     if workers is not None and int(workers) < 1:
         raise InputError(f"workers must be >= 1, got {workers}")
     n_workers = max(1, min(int(workers) if workers is not None else (os.cpu_count() or 1), len(specs)))
+    if int(reruns) < 0:
+        raise InputError(f"reruns must be >= 0, got {reruns}")
     settings = {"draws": int(draws), "tune": int(tune), "chains": int(chains), "seed": seed, "prob": prob, "cores": 1,
-                "runs_dir": None if runs_dir is None else str(Path(runs_dir).resolve())}
+                "runs_dir": None if runs_dir is None else str(Path(runs_dir).resolve()), "reruns": int(reruns)}
+    base = shared_base(specs) if compile_once and runs_dir is None else None
     report = _report if progress is True else (progress if callable(progress) else None)
     if not isinstance(data, DensityData):
         data = load_data(data)
@@ -262,8 +318,9 @@ def run_multiverse(data, specs: Sequence[ModelSpec], *, draws: int = DEFAULT_DRA
     from .engine import Task, fingerprint, run_tasks
 
     token = fingerprint(data)
-    tasks = [Task(key=run_file_name(spec.name)[:-3], fn=fit_spec, kwargs={"spec": spec, **settings},
-                  meta={"name": spec.name, "spec": spec.to_dict(), "data": token, **settings}) for spec in specs]
+    tasks = [Task(key=run_file_name(spec.name)[:-3], fn=fit_spec, kwargs={"spec": spec, "base": base, **settings},
+                  meta={"name": spec.name, "spec": spec.to_dict(), "data": token, "masked": base is not None,
+                        **settings}) for spec in specs]
     # longest fits first (more benchmarks, more scores) so that no worker is left with a long fit at the end
     order = sorted(range(len(specs)), key=lambda i: -len(specs[i].benchmarks))
     by_spec = {t.key: s for t, s in zip(tasks, specs)}
@@ -295,7 +352,7 @@ def run_multiverse(data, specs: Sequence[ModelSpec], *, draws: int = DEFAULT_DRA
         df[col] = df[col].fillna("").astype(str)
     df.attrs.update(wall_s=float(wall), workers=n_workers, computed=result.computed, skipped=result.skipped,
                     prob=prob, draws=int(draws), tune=int(tune),
-                    chains=int(chains), seed=seed)
+                    chains=int(chains), seed=seed, compile_once=base is not None)
     return df
 
 
