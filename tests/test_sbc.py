@@ -41,9 +41,9 @@ def test_parse_param():
 
 
 def test_sbc_spec_keeps_the_model_and_swaps_the_data():
-    spec = load_spec("share")
+    spec = load_spec("default")
     s = sbc_spec(spec, draws=50, tune=60, chains=1)
-    assert s.priors == spec.priors and s.frontier and s.trend == spec.trend
+    assert s.priors == spec.priors == {"frontier_share": [12.0, 3.0]} and s.frontier and s.trend == spec.trend
     assert list(s.benchmarks) == list(SIM_BENCHMARKS["name"]) and s.reference == "sim" and not s.targets
     assert (s.draws, s.tune, s.chains) == (50, 60, 1) and not s.learn_floors
     assert sbc_spec(spec, measurement=True).learn_floors
@@ -67,3 +67,17 @@ def test_tiny_sweep_resumes(tmp_path):
     again, per_sim2 = run_sbc(load_spec("default"), **kw)
     assert again.attrs["computed"] == 0 and again.attrs["skipped"] == 2
     pd.testing.assert_frame_equal(per_sim, per_sim2)
+
+
+def test_text_output_names_counts_and_fits():
+    from bayes_density.present.text import format_sbc
+
+    per_sim = pd.DataFrame({"sim": [0, 0, 1, 1], "parameter": ["slope", "log_alpha"] * 2, "rank": [3, 150, 199, 40],
+                            "rhat_max": [1.003, 1.003, 1.02, 1.02], "ess_bulk_min": [410.0] * 2 + [90.0] * 2,
+                            "divergences": [0, 0, 2, 2]})
+    table = rank_table(per_sim, n_ranks=200)
+    table.attrs.update(spec="default", n_models=40, chains=2, draws=400, tune=400, thin=4, computed=2, skipped=0,
+                       workers=2, wall_s=12.0, failed=1)
+    text = format_sbc(table, per_sim)
+    assert "slope" in text and "1 0 0 0 1" in text and "max R-hat 1.020" in text and "min bulk ESS 90" in text
+    assert "1 with divergences" in text and "1 simulation(s) failed" in text and "every 4th" in text
