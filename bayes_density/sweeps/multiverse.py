@@ -36,7 +36,6 @@ import itertools
 import math
 import os
 import re
-import tempfile
 import time
 import traceback
 from collections.abc import Callable, Iterable, Sequence
@@ -297,9 +296,9 @@ def run_multiverse(data, specs: Sequence[ModelSpec], *, draws: int = DEFAULT_DRA
     if runs_dir is not None and len(set(files)) < len(files):
         raise InputError(f"specification names that give the same run file name: "
                          f"{sorted(n for n, f in zip(names, files) if files.count(f) > 1)}")
-    for key, value in (("draws", draws), ("tune", tune), ("chains", chains)):
-        if int(value) < 1:
-            raise InputError(f"{key} must be >= 1, got {value}")
+    from .engine import Task, check_settings, fingerprint, run_sweep
+
+    check_settings(draws, tune, chains)
     if not 0 < prob < 1:
         raise InputError(f"prob must be between 0 and 1, got {prob}")
     seed = specs[0].seed if seed is None else int(seed)
@@ -314,8 +313,6 @@ def run_multiverse(data, specs: Sequence[ModelSpec], *, draws: int = DEFAULT_DRA
     report = _report if progress is True else (progress if callable(progress) else None)
     if not isinstance(data, DensityData):
         data = load_data(data)
-
-    from .engine import Task, fingerprint, run_tasks
 
     token = fingerprint(data)
     tasks = [Task(key=run_file_name(spec.name)[:-3], fn=fit_spec, kwargs={"spec": spec, "base": base, **settings},
@@ -338,10 +335,8 @@ def run_multiverse(data, specs: Sequence[ModelSpec], *, draws: int = DEFAULT_DRA
             report(row_of(rec), done, total)
 
     t_start = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="multiverse-") as tmp:
-        result = run_tasks([tasks[i] for i in order], data, tmp if out_dir is None else out_dir,
-                           scheduler=scheduler, workers=n_workers, progress=progress is True,
-                           desc="multiverse fits", on_record=on_record)
+    result = run_sweep([tasks[i] for i in order], data, out_dir, scheduler=scheduler, workers=n_workers,
+                       progress=progress is True, desc="multiverse fits", on_record=on_record)
     rows = {by_spec[rec["key"]].name: row_of(rec) for rec in result.records}
     n_workers = result.workers or n_workers
     wall = time.perf_counter() - t_start
