@@ -77,19 +77,29 @@ class DensityAnalysis:
 
     def fit(self, seed: int | None = None, draws: int | None = None, tune: int | None = None,
             chains: int | None = None, progress: bool = True, sampler: str = "nutpie",
-            cores: int | None = None) -> xr.DataTree:
+            cores: int | None = None, subsample_n: int | None = None) -> xr.DataTree:
         """Sample the posterior; attaches the paper baseline to the run's attributes.
 
         ``sampler``: ``"nutpie"`` (default) or ``"pymc"`` (NUTS), or an approximation from
         :mod:`bayes_density.fast` (``"advi"``, ``"pathfinder"``: ``draws`` x ``chains``
-        independent draws, for screening large data sets; confirm with NUTS).
+        independent draws, for screening large data sets; confirm with NUTS), or
+        ``"subsample"`` (:mod:`bayes_density.posterior.subsample`: NUTS on ``subsample_n``
+        random models, default 300, the others placed on its posterior; for many models).
         """
         from .inference import fast
 
         for key, value in (("draws", draws), ("tune", tune), ("chains", chains)):
             if value is not None and int(value) < 1:
                 raise InputError(f"{key} must be >= 1, got {value}")
-        if sampler in fast.METHODS:
+        if sampler == "subsample":
+            from .posterior.subsample import DEFAULT_N_FIT, fit_subsample
+
+            n_fit = DEFAULT_N_FIT if subsample_n is None else int(subsample_n)
+            if n_fit < 2:
+                raise InputError(f"subsample_n must be >= 2, got {subsample_n}")
+            tree = fit_subsample(self.inputs, self.spec, n_fit, seed=seed, draws=draws, tune=tune, chains=chains,
+                                 progress=progress)
+        elif sampler in fast.METHODS:
             n = (draws or self.spec.draws) * (chains or self.spec.chains)
             tree = fast.fit_fast(self.inputs, self.spec, sampler, seed=seed, draws=n, log_likelihood=True,
                                  progress=progress)

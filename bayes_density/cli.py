@@ -67,6 +67,8 @@ def cmd_fit(args) -> int:
     from .present.text import format_fit
 
     _check_counts(args)
+    if args.subsample_n is not None and args.sampler != "subsample":
+        raise InputError("--subsample-n needs --sampler subsample")
     if args.until is not None:
         check_until(args.until, "--until")
     a = DensityAnalysis(args.data, args.spec, until=args.until)
@@ -75,7 +77,7 @@ def cmd_fit(args) -> int:
           f"{len(a.inputs.loss)} loss points; trend {a.spec.trend}, "
           f"{'frontier' if a.spec.frontier else 'mean'}", file=sys.stderr)
     tree = a.fit(seed=args.seed, draws=args.draws, tune=args.tune, chains=args.chains,
-                 progress=not args.no_progress, sampler=args.sampler)
+                 progress=not args.no_progress, sampler=args.sampler, subsample_n=args.subsample_n)
     path = a.save(args.out)
     diag = diagnostics(tree)
     print(format_fit(path, tree))
@@ -295,7 +297,7 @@ def cmd_multiverse(args) -> int:
     parts = Path(args.parts) if args.parts else out.with_suffix(".parts")
     df = run_multiverse(data, specs, draws=args.draws, tune=args.tune, chains=args.chains, seed=seed,
                         workers=args.workers, runs_dir=args.runs, progress=not args.no_progress,
-                        scheduler=args.scheduler, out_dir=parts, compile_once=not args.compile_each,
+                        scheduler=args.scheduler, out_dir=parts, compile_once=args.compile_once,
                         reruns=args.reruns)
     path = write_table(df, args.out)
     wall, workers = df.attrs["wall_s"], df.attrs["workers"]
@@ -443,9 +445,12 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--tune", type=int, default=None,
                    help="tuning steps per chain, >= 1 (default: the spec's [sampler] tune, 1000)")
     f.add_argument("--chains", type=int, default=None, help="chains, >= 1 (default: the spec's [sampler] chains, 4)")
-    f.add_argument("--sampler", choices=("nutpie", "pymc", "advi", "pathfinder"), default="nutpie",
-                   help="NUTS (nutpie, default; or PyMC's own), or a fast approximation for large data sets "
-                        "(advi, pathfinder: not a posterior sample; confirm with NUTS)")
+    f.add_argument("--sampler", choices=("nutpie", "pymc", "advi", "pathfinder", "subsample"), default="nutpie",
+                   help="NUTS (nutpie, default; or PyMC's own), or a fast path for large data sets "
+                        "(advi, pathfinder: not a posterior sample; subsample: NUTS on --subsample-n random "
+                        "models, the others placed on its posterior; confirm with NUTS)")
+    f.add_argument("--subsample-n", type=int, default=None,
+                   help="--sampler subsample: models fitted by NUTS, >= 2 (default 300)")
     f.add_argument("--no-progress", action="store_true", help="no progress bar")
     f.add_argument("--out", default="runs/default.nc", help="run file to write (default runs/default.nc)")
     f.set_defaults(func=cmd_fit)
@@ -541,9 +546,11 @@ def build_parser() -> argparse.ArgumentParser:
     mv.add_argument("--reruns", type=int, default=DEFAULT_RERUNS,
                     help=f"refit a spec that is not converged (R-hat > 1.01, divergences or bulk ESS < 400) with "
                          f"twice the draws and tuning, up to this many times (default {DEFAULT_RERUNS})")
-    mv.add_argument("--compile-each", action="store_true",
-                    help="compile a model per spec (default: each spec is a mask on the union of the benchmarks, "
-                         "one compiled model per reference set and worker); always so with --runs")
+    mv.add_argument("--compile-once", action="store_true",
+                    help="fit each spec as a mask on the union of the benchmarks: one compiled model per "
+                         "reference set and worker (default: a model per spec; masks leave the unselected "
+                         "benchmarks' parameters to their prior, which NUTS must still explore: slower "
+                         "sampling on the shipped data); ignored with --runs")
     _sweep_args(mv, "TABLE.parts")
     mv.add_argument("--json", action="store_true", help=JSON_HELP)
     mv.set_defaults(func=cmd_multiverse)

@@ -1,9 +1,11 @@
 """Scale: NUTS and the approximate fast path on simulated data sets of growing size, in one run.
 
-    python benchmarks/scale.py [--sizes 100,1000,10000] [--fast-methods advi[,pathfinder]]
+    python benchmarks/scale.py [--sizes 100,1000,10000] [--fast-methods advi[,pathfinder][,subsample]]
                                [--nuts-max-models 1000] [--chains 4] [--draws 1000] [--tune 1000]
                                [--pilot-tune 50] [--pilot-draws 50] [--no-pilot-calibration]
-                               [--advi-iter 10000] [--fast-draws 1000] [--seed 1] [--data-seed 5]
+                               [--advi-iter 10000] [--fast-draws 1000] [--subsample-n 300]
+                               [--subsample-chains 4] [--subsample-draws 500] [--subsample-tune 500]
+                               [--placement-draws 250] [--seed 1] [--data-seed 5]
                                [--timeout 3600] [--json out.json]
 
 For each size a data set is drawn from the model itself
@@ -23,7 +25,12 @@ configuration peak memory, no in-process compile cache):
   (unless ``--no-pilot-calibration``), and the footnote gives extrapolated /
   measured there, so the extrapolation's bias is measured in the same run;
 - each ``--fast-methods`` entry: :func:`bayes_density.fast.fit_fast` (ADVI,
-  ``--advi-iter`` steps; Pathfinder with its defaults), ``--fast-draws`` draws.
+  ``--advi-iter`` steps; Pathfinder with its defaults), ``--fast-draws`` draws;
+  ``subsample``: :func:`bayes_density.posterior.subsample.fit_subsample`, NUTS on
+  ``--subsample-n`` random models (``--subsample-chains`` x ``--subsample-draws`` after
+  ``--subsample-tune``), every other model placed conditionally on ``--placement-draws``
+  of its posterior draws. Its R-hat, ESS and divergences are those of the subsample's
+  NUTS fit (the placed models' draws are exact conditional draws, not a chain).
 
 One table: size, scores, method, compile s, fit s (sampling / optimisation and
 draws), total s (wall time of the whole fit call, including model building,
@@ -69,7 +76,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as C  # noqa: E402
 
-FAST_METHODS = ("advi", "pathfinder")
+FAST_METHODS = ("advi", "pathfinder", "subsample")
 SHIPPED_NAMES = ("MMLU", "BBH", "MATH", "HumanEval", "MBPP")  # the shipped benchmarks the sim ones mimic
 MONTHS_PER_YEAR = 12.0
 
@@ -166,6 +173,17 @@ def worker(a) -> dict:
         if cfg == "nuts-pilot":
             iters = a.pilot_tune + a.pilot_draws
             res["s_per_iteration"] = tree.attrs["time_sample_s"] / iters
+    elif cfg == "subsample":
+        from bayes_density.posterior.subsample import fit_subsample
+
+        tree = fit_subsample(inputs, spec, a.subsample_n, placement_draws=a.placement_draws,
+                             draws=a.subsample_draws, tune=a.subsample_tune, chains=a.subsample_chains)
+        wall = time.perf_counter() - t
+        at = tree.attrs
+        res.update(ess_bulk_min=float(at["subsample_ess_bulk_min"]), rhat_max=float(at["subsample_rhat_max"]),
+                   divergences=int(at["subsample_divergences"]), fast_khat=math.nan,
+                   subsample_n=int(at["subsample_n"]), place_s=float(at["time_place_s"]))
+        tree.attrs["time_sample_s"] = float(at["time_sample_s"]) + float(at["time_place_s"])
     else:
         from bayes_density.inference import fast
 
@@ -227,7 +245,7 @@ def extrapolate(r: dict, a, cores: int) -> None:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sizes", default="100,1000,10000", help="comma-separated numbers of models")
-    ap.add_argument("--fast-methods", default="advi", help="comma-separated: advi, pathfinder")
+    ap.add_argument("--fast-methods", default="advi,subsample", help="comma-separated: advi, pathfinder, subsample")
     ap.add_argument("--nuts-max-models", type=int, default=1000,
                     help="above this many models NUTS runs only a pilot and its full time is extrapolated")
     ap.add_argument("--chains", type=int, default=4)
@@ -240,6 +258,12 @@ def main(argv=None) -> int:
                          "its extrapolation can be compared with full runs)")
     ap.add_argument("--advi-iter", type=int, default=10_000, help="ADVI optimisation steps")
     ap.add_argument("--fast-draws", type=int, default=1000, help="draws from the fitted approximation")
+    ap.add_argument("--subsample-n", type=int, default=300, help="subsample fast path: models fitted by NUTS")
+    ap.add_argument("--subsample-chains", type=int, default=4, help="subsample fast path: NUTS chains")
+    ap.add_argument("--subsample-draws", type=int, default=500, help="subsample fast path: NUTS draws per chain")
+    ap.add_argument("--subsample-tune", type=int, default=500, help="subsample fast path: NUTS tuning per chain")
+    ap.add_argument("--placement-draws", type=int, default=250,
+                    help="subsample fast path: posterior draws kept and used to place the other models")
     ap.add_argument("--seed", type=int, default=1, help="sampler / optimiser seed")
     ap.add_argument("--data-seed", type=int, default=5, help="seed of the simulated data sets")
     ap.add_argument("--timeout", type=float, default=3600, help="per worker process (s)")
@@ -284,7 +308,9 @@ def main(argv=None) -> int:
             for cfg in configs:
                 args = ["--worker", cfg, "--payload", payload, "--pilot-tune", str(a.pilot_tune),
                         "--pilot-draws", str(a.pilot_draws), "--advi-iter", str(a.advi_iter),
-                        "--fast-draws", str(a.fast_draws)]
+                        "--fast-draws", str(a.fast_draws), "--subsample-n", str(a.subsample_n),
+                        "--subsample-chains", str(a.subsample_chains), "--subsample-draws", str(a.subsample_draws),
+                        "--subsample-tune", str(a.subsample_tune), "--placement-draws", str(a.placement_draws)]
                 print(f"  running {cfg} ...", end=" ", flush=True)
                 res = C.run_worker(__file__, args, timeout=a.timeout)
                 res.update(method=cfg, size=n, n_scores=int(inputs.n_obs), missingness=miss)
@@ -302,7 +328,7 @@ def main(argv=None) -> int:
         if r["method"] == "nuts-pilot":
             r["label"] = f"nuts-pilot 1x{a.pilot_tune}+{a.pilot_draws}"
         else:
-            r["label"] = r["method"]
+            r["label"] = f"subsample {r['subsample_n']}" if r["method"] == "subsample" else r["method"]
     print()
     print(C.fmt_table(ok, [
         ("size", "size", "d"), ("n_scores", "scores", "d"), ("label", "method", "s"),
@@ -315,6 +341,8 @@ def main(argv=None) -> int:
     ]))
     true_dts = sorted({round(r["true_dt_months"], 3) for r in ok if "true_dt_months" in r})
     print(f"""
+subsample N: NUTS on N random models, the others placed conditionally on its posterior; its fit s is the
+  subsample's sampling plus the placement, its min ESS / div / R-hat those of the subsample's NUTS fit.
 fit s: sampling (NUTS) or optimisation + draws (fast path); total s: wall time of the whole fit call in its
   process (model building, compilation, fit, for ADVI its k-hat). ESS/s: min bulk ESS / fit s. min ESS and
   max R-hat over every element of every free parameter; '-' where they do not exist (the fast path's

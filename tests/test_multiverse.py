@@ -322,7 +322,7 @@ def test_compile_once_reuses_one_model_and_agrees(sim_dir, base, table):
     """Three specs on one worker as masks: one compile, the others swap data; the masked fits land
     inside the separately compiled fits' intervals (table fixture, same seed)."""
     specs = multiverse_specs(base, benchmarks=("SimMC", "SimCodeSmall"), references=("sim",))
-    df = run_multiverse(str(sim_dir / "data"), specs, workers=1, progress=False, **SETTINGS)
+    df = run_multiverse(str(sim_dir / "data"), specs, workers=1, progress=False, compile_once=True, **SETTINGS)
     assert df.attrs["compile_once"] and (df["error"] == "").all()
     comp = df.set_index("name")["compile_s"]
     # fits run longest-first: SimMC+SimCodeSmall compiles (shareable data), the others swap arrays

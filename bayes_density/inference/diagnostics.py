@@ -75,6 +75,16 @@ def diagnostics(tree: xr.DataTree) -> dict:
 def convergence_problems(diag: dict) -> list[str]:
     """Plain-language warnings, each with what to try."""
     out = []
+    if diag.get("approximate") and diag.get("fast_method") == "subsample":
+        out.append(f"subsample fast path: NUTS on {diag.get('subsample_n')} of the models, the others placed "
+                   "on its posterior (their information about the trend is not used); confirm with a full fit "
+                   "(bayes-density fit)")
+        r, e, d = (diag.get(k, math.nan) for k in ("subsample_rhat_max", "subsample_ess_bulk_min",
+                                                  "subsample_divergences"))
+        if not (r <= 1.01 and e >= 400 and d == 0):
+            out.append(f"the subsample's NUTS fit is not converged (R-hat {r:.3f}, bulk ESS {e:.0f}, "
+                       f"{d} divergences): run more tuning/draws")
+        return out
     if diag.get("approximate"):
         k = diag.get("fast_khat", float("nan"))
         out.append(f"approximate fit ({diag.get('fast_method')}): not a posterior sample, intervals are too "
@@ -122,4 +132,9 @@ def approximate_diagnostics(tree: xr.DataTree) -> dict:
     )
     if "advi_loss_final" in tree.attrs:
         out["advi_loss_final"] = float(tree.attrs["advi_loss_final"])
+    if out["fast_method"] == "subsample":  # its NUTS part has MCMC diagnostics of its own
+        out["note"] = ("subsample fast path: R-hat, ESS and divergences of the whole run do not apply (NaN); "
+                       "subsample_* are those of the NUTS fit to the subsample")
+        for key in ("subsample_n", "subsample_rhat_max", "subsample_ess_bulk_min", "subsample_divergences"):
+            out[key] = tree.attrs[key].item() if hasattr(tree.attrs[key], "item") else tree.attrs[key]
     return out

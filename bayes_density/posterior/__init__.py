@@ -1,3 +1,3 @@
-"""Posterior quantities from a run: summaries, the measurement model (source offsets, domains, floors), the paper's method (baseline), new-model placement, projections, trend draws."""
+"""Posterior quantities from a run: summaries, the measurement model (source offsets, domains, floors), the paper's method (baseline), new-model placement, the subsample fast path (NUTS on some models, the rest placed), projections, trend draws."""
 
-__all__ = ["baseline", "measurement", "placement", "projection", "summaries", "trend_draws"]
+__all__ = ["baseline", "measurement", "placement", "projection", "subsample", "summaries", "trend_draws"]

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 from scipy import stats
-from scipy.special import betaln, gammaln
+from scipy.special import gammaln
 
 from ..inference.run import Run
 from ..errors import InputError
@@ -29,27 +29,32 @@ from .trend_draws import quantile_of, scatter_form, trend_draws  # noqa: F401  (
 GRID = np.linspace(-10.0, 8.0, 721)  # log density grid (nats), step 0.025
 
 
-def trend_logpdf(tree: xr.DataTree, r: np.ndarray, f: np.ndarray) -> np.ndarray:
-    """Log prior density of log density r around trend value f, per draw (broadcasts)."""
+def trend_logpdf(tree: xr.DataTree, r: np.ndarray, f: np.ndarray, get=None) -> np.ndarray:
+    """Log prior density of log density r around trend value f, per draw (broadcasts).
+
+    ``get(name)``: the posterior draws of a parameter, flat (default ``draws(tree, name)``;
+    :class:`_Link` passes its cache).
+    """
+    get = (lambda name: draws(tree, name)) if get is None else get
     form = scatter_form(tree)
+    shape = (-1,) + (1,) * (np.ndim(r) - 1)
     if form == "quantile":
-        s = draws(tree, "quantile_scale").reshape((-1,) + (1,) * (np.ndim(r) - 1))
-        return quantile_logp(r, f, s, quantile_of(tree), xp=np)
+        return quantile_logp(r, f, get("quantile_scale").reshape(shape), quantile_of(tree), xp=np)
     if form == "frontier":
-        sv = draws(tree, "frontier_sigma_v")
-        su = draws(tree, "frontier_sigma_u")
-        shape = (-1,) + (1,) * (np.ndim(r) - 1)
-        sv, su = sv.reshape(shape), su.reshape(shape)
+        sv, su = get("frontier_sigma_v").reshape(shape), get("frontier_sigma_u").reshape(shape)
         return stats.skewnorm.logpdf(r, -su / sv, loc=f, scale=np.sqrt(sv**2 + su**2))
-    sd = draws(tree, "trend_sigma").reshape((-1,) + (1,) * (np.ndim(r) - 1))
-    return stats.norm.logpdf(r, loc=f, scale=sd)
+    return stats.norm.logpdf(r, loc=f, scale=get("trend_sigma").reshape(shape))
 
 
 def betabinom_logpmf(k, n, p, phi):
-    """log BetaBinomial(k | n, p phi, (1 - p) phi), vectorised (scipy's is slower on grids)."""
+    """log BetaBinomial(k | n, p phi, (1 - p) phi), vectorised (scipy's is slower on grids).
+
+    Written with log-gamma terms so that the ones in phi alone (B(a, b)'s a + b = phi and
+    the numerator's a + b + n) are computed at phi's shape (per draw), not per grid point.
+    """
     a, b = p * phi, (1.0 - p) * phi
-    return (gammaln(n + 1) - gammaln(k + 1) - gammaln(n - k + 1)
-            + betaln(k + a, n - k + b) - betaln(a, b))
+    return (gammaln(n + 1) - gammaln(k + 1) - gammaln(n - k + 1) + gammaln(phi) - gammaln(n + phi)
+            + gammaln(k + a) + gammaln(n - k + b) - gammaln(a) - gammaln(b))
 
 
 #: Gauss-Hermite nodes and log weights for integrating a new model's domain deviation
@@ -86,6 +91,37 @@ class _Link:
             self.offset = None
         self.domain_sigma = draws(tree, "domain_sigma") if "domain_sigma" in post else None
         self.domain_slope = draws(tree, "domain_slope") if "domain_slope" in post else None
+        self._cache: dict[str, np.ndarray] = {}
+
+    #: the per-draw arrays (first axis: posterior draw) that :meth:`take` slices
+    _PER_DRAW = ("alpha", "mu", "kappa", "ceil", "phi", "floor", "offset", "domain_sigma", "domain_slope")
+
+    def get(self, name: str) -> np.ndarray:
+        """Posterior draws of ``name`` (flat over chain and draw), read from the run once."""
+        if name not in self._cache:
+            self._cache[name] = draws(self.tree, name)
+        return self._cache[name]
+
+    @property
+    def n_draws(self) -> int:
+        return self.mu.shape[0]
+
+    def take(self, idx: np.ndarray) -> "_Link":
+        """The same link restricted to the posterior draws ``idx`` (for cheap coarse passes)."""
+        import copy
+
+        out = copy.copy(self)
+        for name in self._PER_DRAW:
+            v = getattr(self, name)
+            if v is not None:
+                setattr(out, name, np.asarray(v)[idx])
+        out._cache = {k: v[idx] for k, v in self._cache.items()}
+        out.get = lambda name: out._cache[name] if name in out._cache else draws(self.tree, name)[idx]
+        return out
+
+    def trend_at(self, t_years) -> np.ndarray:
+        """f(t) per draw, shape (draws, len(t_years)): one read of the trend's draws for many dates."""
+        return trend_draws(self.tree, np.atleast_1d(np.asarray(t_years, float)))
 
     def kind_index(self, kind) -> int:
         """Index of a score's source kind in the run (empty = 'harness'; a kind the run lacks: 0)."""
@@ -100,15 +136,17 @@ class _Link:
                            self.mu[:, b:b + 1], xp=np)
         return betabinom_logpmf(k, n, p, self.phi[:, b:b + 1])
 
-    def grid_logp(self, log_n: float, t_years: float, obs, grid: np.ndarray = GRID) -> tuple[np.ndarray, np.ndarray]:
+    def grid_logp(self, log_n: float, t_years: float, obs, grid: np.ndarray = GRID,
+                  f: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Log of trend prior x likelihood on ``grid`` (default GRID) per draw (S, G), and f(t) per draw (S,).
 
         ``obs``: iterable of (benchmark index, k, n) or (benchmark index, k, n, source-kind
         index). Scores in a modelled domain (code, math) enter through the new model's
         domain deviation, integrated out under its fitted distribution (Gauss-Hermite).
+        ``f``: f(t_years) per draw when already known (:meth:`trend_at`), else computed.
         """
-        f = trend_draws(self.tree, np.array([t_years]))  # (S, 1)
-        logp = trend_logpdf(self.tree, grid[None, :], f)
+        f = self.trend_at(t_years) if f is None else np.asarray(f, float).reshape(-1, 1)  # (S, 1)
+        logp = trend_logpdf(self.tree, grid[None, :], f, get=self.get)
         z = zeta(log_n + grid[None, :], self.alpha, self.x_a, xp=np)
         by_domain: dict[int, list] = {}
         for o in obs:
@@ -133,33 +171,58 @@ class _Link:
 #: coarse-pass stride over GRID (0.2 nats) and how far below the per-draw maximum (nats) the
 #: integrand is treated as negligible, for :func:`log_marginal`
 COARSE, NEGLIGIBLE = 8, 30.0
+#: extra range (nats) each side of a coarse pass run on a subset of the draws, and how much
+#: closer than ``negligible`` to a draw's maximum the integrand must be at an inner edge of
+#: that range to make sample_log_density fall back to the full coarse pass (nats)
+LOCATE_MARGIN, EDGE_SLACK = 1.0, 5.0
 
 
-def _live_slice(coarse_logp: np.ndarray) -> slice:
+def _live_slice(coarse_logp: np.ndarray, negligible: float = NEGLIGIBLE) -> slice:
     """The fine-grid range where a coarse pass (GRID[::COARSE]) found the integrand alive."""
-    live = np.flatnonzero((coarse_logp >= coarse_logp.max(axis=1, keepdims=True) - NEGLIGIBLE).any(axis=0))
+    live = np.flatnonzero((coarse_logp >= coarse_logp.max(axis=1, keepdims=True) - negligible).any(axis=0))
     return slice(max(0, (int(live.min()) - 1) * COARSE), min(len(GRID), (int(live.max()) + 1) * COARSE + 1))
 
 
-def sample_log_density(link: _Link, log_n: float, t_years: float, obs, rng, flat_prior: bool = False):
+def sample_log_density(link: _Link, log_n: float, t_years: float, obs, rng, flat_prior: bool = False,
+                       stride: int = 1, f: np.ndarray | None = None, locate_draws: int | None = None,
+                       negligible: float = NEGLIGIBLE):
     """One log density r per posterior draw from p(r | the model's scores, draw), and f(t) per draw.
 
     The trend prior at t times the likelihood (``flat_prior``: the likelihood alone), on the
-    fine grid over the range a coarse pass finds alive (as :func:`log_marginal`), an inverse-CDF
-    draw per row, jittered uniformly within its grid cell.
+    fine grid over the range a coarse pass finds alive (as :func:`log_marginal`: within
+    ``negligible`` nats of a draw's maximum), an inverse-CDF draw per row, jittered uniformly
+    within its grid cell. Options for speed (the subsample fast path uses them): ``stride``,
+    every stride-th fine-grid point (cells of stride x 0.025 nats); ``f``, f(t) per draw when
+    known; ``locate_draws``, run the coarse pass on only this many evenly spaced draws, pad
+    the range found by ``LOCATE_MARGIN`` nats each side, and fall back to the full coarse
+    pass if any draw's integrand is within ``negligible - EDGE_SLACK`` nats of its maximum
+    at an edge of that range inside GRID.
     """
-    def logp_on(grid):
-        lp, f = link.grid_logp(log_n, t_years, obs, grid)
-        return (lp - trend_logpdf(link.tree, grid[None, :], f[:, None]) if flat_prior else lp), f
+    f = link.trend_at(t_years)[:, 0] if f is None else np.asarray(f, float).reshape(-1)
 
-    coarse, _ = logp_on(GRID[::COARSE])
-    grid = GRID[_live_slice(coarse)]
-    logp, f = logp_on(grid)
+    def logp_on(lk, grid, ff):
+        lp, _ = lk.grid_logp(log_n, t_years, obs, grid, f=ff)
+        return lp - trend_logpdf(lk.tree, grid[None, :], ff[:, None], get=lk.get) if flat_prior else lp
+
+    logp = None
+    if locate_draws is not None and locate_draws < link.n_draws:
+        idx = np.linspace(0, link.n_draws - 1, int(locate_draws)).round().astype(int)
+        live = _live_slice(logp_on(link.take(idx), GRID[::COARSE], f[idx]), negligible)
+        pad = int(round(LOCATE_MARGIN / (GRID[1] - GRID[0])))
+        grid = GRID[max(0, live.start - pad):min(len(GRID), live.stop + pad)][::stride]
+        logp = logp_on(link, grid, f)
+        floor = logp.max(axis=1) - (negligible - EDGE_SLACK)
+        if (grid[0] > GRID[0] and (logp[:, 0] > floor).any()) or (grid[-1] < GRID[-1]
+                                                                   and (logp[:, -1] > floor).any()):
+            logp = None  # some draw is alive at an inner edge: the full coarse pass after all
+    if logp is None:
+        grid = GRID[_live_slice(logp_on(link, GRID[::COARSE], f), negligible)][::stride]
+        logp = logp_on(link, grid, f)
     logp = logp - logp.max(axis=1, keepdims=True)
     w = np.exp(logp)
     cdf = np.cumsum(w / w.sum(axis=1, keepdims=True), axis=1)
     idx = np.minimum((cdf < rng.random((len(w), 1))).sum(axis=1), len(grid) - 1)
-    step = GRID[1] - GRID[0]
+    step = (GRID[1] - GRID[0]) * stride
     return grid[idx] + rng.uniform(-step / 2, step / 2, len(idx)), f
 
 
