@@ -251,7 +251,8 @@ def main(argv=None) -> int:
     ap.add_argument("--chains", type=int, default=4)
     ap.add_argument("--draws", type=int, default=1000)
     ap.add_argument("--tune", type=int, default=1000)
-    ap.add_argument("--pilot-tune", type=int, default=50, help="pilot: tuning steps (1 chain, 1 core)")
+    ap.add_argument("--pilot-tune", type=int, default=50,
+                    help="pilot: tuning steps (1 chain, 1 core); --pilot-tune 0 --pilot-draws 0: no pilot")
     ap.add_argument("--pilot-draws", type=int, default=50, help="pilot: draws after tuning")
     ap.add_argument("--no-pilot-calibration", dest="pilot_calibration", action="store_false",
                     help="run the pilot only where NUTS does not run in full (default: at every size, so that "
@@ -302,7 +303,8 @@ def main(argv=None) -> int:
               f"{_fmt_miss(miss)}; prepared in {time.perf_counter() - t_prep:.1f} s", flush=True)
         payload = C.save_payload((inputs, truth, spec))
         full = n <= a.nuts_max_models
-        configs = ["nuts"] * full + ["nuts-pilot"] * (not full or a.pilot_calibration) + methods
+        pilot = (a.pilot_tune + a.pilot_draws > 0) and (not full or a.pilot_calibration)
+        configs = ["nuts"] * full + ["nuts-pilot"] * pilot + methods
         rows = []
         try:
             for cfg in configs:

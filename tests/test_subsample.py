@@ -103,3 +103,13 @@ def test_cli_fit_with_the_subsample_path(simulated, tmp_path, capsys):
     assert s["rhat_max"] is None  # no whole-run MCMC diagnostics claimed
     assert s["n_models"] == inputs.n_models  # every model has a density, not only the 25 fitted
     assert 0 < s["doubling_time_months"]["lo"] < s["doubling_time_months"]["median"] < s["doubling_time_months"]["hi"]
+
+
+def test_threaded_placement_does_not_depend_on_the_threads(simulated, simulated_fit, monkeypatch):
+    inputs, _, _ = simulated
+    monkeypatch.setattr(subsample, "BLOCK", 4)  # several blocks over the 20 units
+    units = np.arange(0, inputs.n_models, 3)
+    one = subsample.place_units(simulated_fit, inputs, units, seed=5, threads=1)
+    two = subsample.place_units(simulated_fit, inputs, units, seed=5, threads=2)
+    np.testing.assert_array_equal(one, two)
+    assert not np.array_equal(one, subsample.place_units(simulated_fit, inputs, units, seed=6, threads=2))

@@ -51,7 +51,8 @@ slope 2.6/yr), defaults unless stated:
 - 60 models / 279 scores (the tests' data set): ADVI's slope median 2.47 after
   3,000 steps, 2.50 after 10,000; Pathfinder 2.34; NUTS 2.50.
 
-Larger sizes: ``benchmarks/scale.py`` (1,000 and 10,000 models; not run here).
+Larger sizes: ``benchmarks/scale.py`` (README, Speed: 1,000 and 10,000 models, beside NUTS and the
+subsample fast path of :mod:`bayes_density.posterior.subsample`, whose intervals are calibrated).
 
 ``attrs["fast_khat"]``: the PSIS k-hat of the approximation (Yao et al. 2018),
 from the importance ratios p/q over draws from q in the unconstrained space

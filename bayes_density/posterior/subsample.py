@@ -57,6 +57,8 @@ STRIDE = 2
 LOCATE_DRAWS = 25
 #: how far below a draw's maximum (nats) the fast path treats the integrand as negligible
 NEGLIGIBLE_FAST = 20.0
+#: models per block of the threaded placement (each block has its own seeded generator)
+BLOCK = 64
 
 
 def choose_subsample(n_models: int, n_fit: int, seed: int) -> np.ndarray:
@@ -86,26 +88,43 @@ def unit_observations(inputs: ModelInputs) -> list[list[tuple[int, int, int, int
 
 
 def place_units(tree: xr.DataTree, inputs: ModelInputs, units: np.ndarray, seed: int,
-                stride: int = STRIDE) -> np.ndarray:
+                stride: int = STRIDE, threads: int | None = None) -> np.ndarray:
     """Draws of the log density of ``units`` (fitted-model indices of ``inputs``) under ``tree``.
 
     Returns (draws, len(units)), draws in ``summaries.draws`` order (chain-major).
-    ``tree``'s benchmarks must be ``inputs``' (same order).
+    ``tree``'s benchmarks must be ``inputs``' (same order). The units are placed in
+    blocks of ``BLOCK`` on ``threads`` threads (default: one per CPU; numpy's and scipy's
+    array functions release the GIL), block b with its own generator seeded by
+    (``seed``, b): the result does not depend on the number of threads.
     """
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
     link = _Link(tree)
     if list(link.benchmarks) != list(inputs.benchmarks):
         raise ValueError(f"run benchmarks {link.benchmarks} differ from the inputs' {inputs.benchmarks}")
-    rng = np.random.default_rng(seed)
     obs = unit_observations(inputs)
     units = np.asarray(units, int)
+    empty = [inputs.models[u] for u in units if not obs[u]]
+    if empty:
+        raise ValueError(f"model {empty[0]!r} has no scores to place it by")
+    for name in ("frontier_sigma_v", "frontier_sigma_u", "quantile_scale", "trend_sigma"):
+        if name in tree.posterior:  # read the scatter's draws once, before the threads share the link
+            link.get(name)
     f = link.trend_at(inputs.t[units])  # (draws, units): the trend read once
     out = np.empty((link.n_draws, len(units)))
-    for j, u in enumerate(units):
-        if not obs[u]:
-            raise ValueError(f"model {inputs.models[u]!r} has no scores to place it by")
-        out[:, j], _ = sample_log_density(link, float(inputs.log_params[u]), float(inputs.t[u]), obs[u], rng,
-                                          stride=stride, f=f[:, j], locate_draws=LOCATE_DRAWS,
-                                          negligible=NEGLIGIBLE_FAST)
+
+    def block(b: int) -> None:
+        rng = np.random.default_rng([seed, b])
+        for j in range(b * BLOCK, min((b + 1) * BLOCK, len(units))):
+            u = units[j]
+            out[:, j], _ = sample_log_density(link, float(inputs.log_params[u]), float(inputs.t[u]), obs[u], rng,
+                                              stride=stride, f=f[:, j], locate_draws=LOCATE_DRAWS,
+                                              negligible=NEGLIGIBLE_FAST)
+
+    n_blocks = -(-len(units) // BLOCK)
+    with ThreadPoolExecutor(max_workers=threads or os.cpu_count() or 1) as pool:
+        list(pool.map(block, range(n_blocks)))
     return out
 
 
