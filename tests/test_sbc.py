@@ -64,6 +64,8 @@ def test_tiny_sweep_resumes(tmp_path):
     table, per_sim = run_sbc(load_spec("default"), **kw)
     assert list(table["parameter"]) == ["slope", "log_alpha"] and (table["n_sims"] == 2).all()
     assert per_sim["rank"].between(0, table["n_ranks"].iloc[0]).all() and table.attrs["computed"] == 2
+    # each fit names its least-sampled parameter (where stuck chains live)
+    assert per_sim["ess_bulk_min_var"].map(lambda v: isinstance(v, str) and v != "").all()
     again, per_sim2 = run_sbc(load_spec("default"), **kw)
     assert again.attrs["computed"] == 0 and again.attrs["skipped"] == 2
     pd.testing.assert_frame_equal(per_sim, per_sim2)

@@ -102,7 +102,8 @@ def sbc_task(base, spec: ModelSpec, truth: dict, params: list, seed: int) -> dic
         n_ranks = len(d)
     diag = diagnostics(tree)
     return {"ranks": ranks, "n_ranks": n_ranks, "rhat_max": float(diag["rhat_max"]),
-            "ess_bulk_min": float(diag["ess_bulk_min"]), "divergences": int(diag["divergences"])}
+            "rhat_max_var": diag["rhat_max_var"], "ess_bulk_min": float(diag["ess_bulk_min"]),
+            "ess_bulk_min_var": diag["ess_bulk_min_var"], "divergences": int(diag["divergences"])}
 
 
 def rank_table(per_sim: pd.DataFrame, n_ranks: int, bins: int = DEFAULT_BINS) -> pd.DataFrame:
@@ -168,8 +169,10 @@ def run_sbc(spec: ModelSpec, *, params: Sequence[str] | None = None, n_sims: int
         n_ranks = out["n_ranks"]
         for param, rank in out["ranks"].items():
             rows.append({"sim": i, "parameter": param, "rank": rank, "rhat_max": out["rhat_max"],
-                         "ess_bulk_min": out["ess_bulk_min"], "divergences": out["divergences"]})
-    per_sim = pd.DataFrame(rows, columns=["sim", "parameter", "rank", "rhat_max", "ess_bulk_min", "divergences"])
+                         "rhat_max_var": out.get("rhat_max_var"), "ess_bulk_min": out["ess_bulk_min"],
+                         "ess_bulk_min_var": out.get("ess_bulk_min_var"), "divergences": out["divergences"]})
+    per_sim = pd.DataFrame(rows, columns=["sim", "parameter", "rank", "rhat_max", "rhat_max_var", "ess_bulk_min",
+                                          "ess_bulk_min_var", "divergences"])
     table = rank_table(per_sim, n_ranks, bins)
     table.attrs.update(spec=spec.name, wall_s=res.wall_s, workers=res.workers, computed=res.computed,
                        skipped=res.skipped, failed=failed, n_models=int(n_models), measurement=bool(measurement),
