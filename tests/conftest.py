@@ -24,6 +24,18 @@ def sim_spec(**kw) -> ModelSpec:
     return ModelSpec(**base)
 
 
+def cli_fit_args(inputs, folder, sampler: str) -> list[str]:
+    """Write ``inputs`` as CSV tables and a sim spec with ``[sampler]`` settings ``sampler`` (TOML
+    lines) into ``folder``; the ``bayes-density fit`` arguments that fit them (without --out)."""
+    from bayes_density.model.simulate import write_tables
+
+    write_tables(inputs, folder / "data")
+    (folder / "sim.toml").write_text(
+        f'name = "sim"\n[data]\nbenchmarks = {list(SIM_BENCHMARKS)!r}\nreference = "sim"\n'
+        f"[target]\nnames = []\n[sampler]\n{sampler}")
+    return ["fit", "--data", str(folder / "data"), "--model", str(folder / "sim.toml"), "--no-progress"]
+
+
 @pytest.fixture(scope="session")
 def simulated():
     """(inputs, truth, spec) for 60 simulated models with the default truth."""

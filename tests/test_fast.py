@@ -139,18 +139,13 @@ def test_cli_fit_with_the_fast_path(simulated, tmp_path, capsys):
     import json
 
     from bayes_density.cli import main
-    from bayes_density.model.simulate import write_tables
 
-    from .conftest import SIM_BENCHMARKS
+    from .conftest import cli_fit_args
 
     inputs, truth, _ = simulated
-    write_tables(inputs, tmp_path / "data")
-    (tmp_path / "sim.toml").write_text(
-        f'name = "sim"\n[data]\nbenchmarks = {list(SIM_BENCHMARKS)!r}\nreference = "sim"\n'
-        "[target]\nnames = []\n[sampler]\ndraws = 200\nchains = 2\nseed = 3\n")
+    base = cli_fit_args(inputs, tmp_path, "draws = 200\nchains = 2\nseed = 3\n")
     out = tmp_path / "advi.nc"
-    rc = main(["fit", "--data", str(tmp_path / "data"), "--model", str(tmp_path / "sim.toml"),
-               "--sampler", "advi", "--out", str(out), "--no-progress"])
+    rc = main(base + ["--sampler", "advi", "--out", str(out)])
     err = capsys.readouterr().err
     assert rc == 0 and out.exists()
     assert "approximate fit (advi)" in err  # the run says what it is

@@ -30,7 +30,7 @@ def test_fast_placement_draws_match_the_full_grid(simulated, simulated_fit):
     """Coarse pass on 25 draws, every 2nd grid point: the same conditional distribution."""
     inputs, _, _ = simulated
     link = placement._Link(simulated_fit)
-    obs = subsample.unit_observations(inputs)
+    obs = inputs.obs_by_model()
     for u in (0, 17, 41):
         full, f_full = placement.sample_log_density(link, float(inputs.log_params[u]), float(inputs.t[u]), obs[u],
                                                     np.random.default_rng(1))
@@ -81,16 +81,11 @@ def test_cli_fit_with_the_subsample_path(simulated, tmp_path, capsys):
     import json
 
     from bayes_density.cli import main
-    from bayes_density.model.simulate import write_tables
 
-    from .conftest import SIM_BENCHMARKS
+    from .conftest import cli_fit_args
 
     inputs, _, _ = simulated
-    write_tables(inputs, tmp_path / "data")
-    (tmp_path / "sim.toml").write_text(
-        f'name = "sim"\n[data]\nbenchmarks = {list(SIM_BENCHMARKS)!r}\nreference = "sim"\n'
-        "[target]\nnames = []\n[sampler]\ndraws = 150\ntune = 150\nchains = 2\nseed = 3\n")
-    base = ["fit", "--data", str(tmp_path / "data"), "--model", str(tmp_path / "sim.toml"), "--no-progress"]
+    base = cli_fit_args(inputs, tmp_path, "draws = 150\ntune = 150\nchains = 2\nseed = 3\n")
     assert main(base + ["--subsample-n", "20", "--out", str(tmp_path / "x.nc")]) == 2  # needs --sampler subsample
     assert "--subsample-n needs --sampler subsample" in capsys.readouterr().err
     assert not (tmp_path / "x.nc").exists()

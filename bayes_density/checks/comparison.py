@@ -26,7 +26,6 @@ import xarray as xr
 from ..errors import InputError
 from ..inference.fit import inputs_from_tree, sample, spec_of
 from ..posterior.placement import _Link, log_predictive
-from .model_cv import obs_by_model
 from ..posterior.summaries import slope_draws
 
 
@@ -133,7 +132,7 @@ def lfo(tree: xr.DataTree, n_blocks: int = 4, min_share: float = 0.6, seed: int 
     n = inputs.n_models
     start = int(np.ceil(min_share * n))
     blocks = np.array_split(order[start:], n_blocks)
-    per_model = obs_by_model(inputs)
+    per_model = inputs.obs_by_model()
     rows = []
     for bi, block in enumerate(blocks):
         if len(block) == 0:

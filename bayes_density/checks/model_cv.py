@@ -62,16 +62,6 @@ def thin(tree: xr.DataTree, max_draws: int = DEFAULT_MAX_DRAWS) -> xr.DataTree:
     return out
 
 
-def obs_by_model(inputs) -> list[list[tuple]]:
-    """Per fitted model: its scores as (benchmark, k, n, source-kind index) tuples."""
-    kinds = inputs.kind_of()
-    per: list[list[tuple]] = [[] for _ in range(inputs.n_models)]
-    for u, b, k, n, kd in zip(inputs.obs_unit, inputs.obs_bench, inputs.obs_k, inputs.obs_n, kinds):
-        if u < inputs.n_models:
-            per[int(u)].append((int(b), int(k), int(n), int(kd)))
-    return per
-
-
 def model_log_lik(tree: xr.DataTree, max_draws: int = DEFAULT_MAX_DRAWS) -> xr.DataTree:
     """The integrated log likelihood ell_s(i) of every fitted model (nats).
 
@@ -85,7 +75,7 @@ def model_log_lik(tree: xr.DataTree, max_draws: int = DEFAULT_MAX_DRAWS) -> xr.D
     post = small["posterior"]
     n_chain, n_draw = post.sizes["chain"], post.sizes["draw"]
     ell = np.empty((n_chain * n_draw, inputs.n_models))
-    for i, obs in enumerate(obs_by_model(inputs)):
+    for i, obs in enumerate(inputs.obs_by_model()):
         if not obs:
             raise InputError(f"model {inputs.models[i]!r} has no scores in the run")
         ell[:, i] = log_marginal(link, float(inputs.log_params[i]), float(inputs.t[i]), obs)
@@ -117,7 +107,7 @@ def model_loo(tree: xr.DataTree, max_draws: int = DEFAULT_MAX_DRAWS, refit_bad: 
     k = np.asarray(loo.pareto_k).ravel().astype(float)
     names = [str(m) for m in ll_tree["log_likelihood"]["model"].values]
     inputs = inputs_from_tree(tree)
-    per = obs_by_model(inputs)
+    per = inputs.obs_by_model()
     table = pd.DataFrame({"model": names, "n_scores": [len(o) for o in per],
                           "elpd": elpd, "pareto_k": k, "method": "psis"})
     bad = [int(i) for i in np.argsort(-k) if k[i] > K_BAD][: max(0, int(refit_bad))]

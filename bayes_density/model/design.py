@@ -128,6 +128,15 @@ class ModelInputs:
             out.obs_kind = self.obs_kind[keep]
         return out
 
+    def obs_by_model(self) -> list[list[tuple[int, int, int, int]]]:
+        """Per fitted model, its scores as (benchmark, k, n, source-kind index) tuples."""
+        kinds = self.kind_of()
+        per: list[list[tuple[int, int, int, int]]] = [[] for _ in range(self.n_models)]
+        for u, b, k, n, kd in zip(self.obs_unit, self.obs_bench, self.obs_k, self.obs_n, kinds):
+            if u < self.n_models:
+                per[int(u)].append((int(b), int(k), int(n), int(kd)))
+        return per
+
     # ---- measurement-model layout (defaults reproduce the one-link-per-benchmark model) ----
     def family_of(self) -> np.ndarray:
         """Per benchmark, the index of its family (each benchmark its own family by default)."""

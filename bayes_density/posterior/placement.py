@@ -92,6 +92,7 @@ class _Link:
         self.domain_sigma = draws(tree, "domain_sigma") if "domain_sigma" in post else None
         self.domain_slope = draws(tree, "domain_slope") if "domain_slope" in post else None
         self._cache: dict[str, np.ndarray] = {}
+        self._rows: np.ndarray | slice = slice(None)  # the posterior draws this link holds (take)
 
     #: the per-draw arrays (first axis: posterior draw) that :meth:`take` slices
     _PER_DRAW = ("alpha", "mu", "kappa", "ceil", "phi", "floor", "offset", "domain_sigma", "domain_slope")
@@ -99,7 +100,7 @@ class _Link:
     def get(self, name: str) -> np.ndarray:
         """Posterior draws of ``name`` (flat over chain and draw), read from the run once."""
         if name not in self._cache:
-            self._cache[name] = draws(self.tree, name)
+            self._cache[name] = draws(self.tree, name)[self._rows]
         return self._cache[name]
 
     @property
@@ -116,7 +117,7 @@ class _Link:
             if v is not None:
                 setattr(out, name, np.asarray(v)[idx])
         out._cache = {k: v[idx] for k, v in self._cache.items()}
-        out.get = lambda name: out._cache[name] if name in out._cache else draws(self.tree, name)[idx]
+        out._rows = (np.arange(self.n_draws) if isinstance(self._rows, slice) else self._rows)[idx]
         return out
 
     def trend_at(self, t_years) -> np.ndarray:

@@ -77,16 +77,6 @@ def _thin(post: xr.Dataset, total: int) -> xr.Dataset:
     return post.isel(draw=slice(None, None, step)).isel(draw=slice(0, per_chain))
 
 
-def unit_observations(inputs: ModelInputs) -> list[list[tuple[int, int, int, int]]]:
-    """Per fitted model, its scores as (benchmark, k, n, source-kind index) tuples."""
-    kind = inputs.kind_of()
-    out: list[list] = [[] for _ in range(inputs.n_models)]
-    for u, b, k, n, s in zip(inputs.obs_unit, inputs.obs_bench, inputs.obs_k, inputs.obs_n, kind):
-        if u < inputs.n_models:
-            out[int(u)].append((int(b), int(k), int(n), int(s)))
-    return out
-
-
 def place_units(tree: xr.DataTree, inputs: ModelInputs, units: np.ndarray, seed: int,
                 stride: int = STRIDE, threads: int | None = None) -> np.ndarray:
     """Draws of the log density of ``units`` (fitted-model indices of ``inputs``) under ``tree``.
@@ -103,7 +93,7 @@ def place_units(tree: xr.DataTree, inputs: ModelInputs, units: np.ndarray, seed:
     link = _Link(tree)
     if list(link.benchmarks) != list(inputs.benchmarks):
         raise ValueError(f"run benchmarks {link.benchmarks} differ from the inputs' {inputs.benchmarks}")
-    obs = unit_observations(inputs)
+    obs = inputs.obs_by_model()
     units = np.asarray(units, int)
     empty = [inputs.models[u] for u in units if not obs[u]]
     if empty:
