@@ -13,9 +13,13 @@ from the posterior with the model's link (see :mod:`bayes_density.model.joint`):
 
 Checks (all on the score likelihood ``k``):
 
-- LOO-PIT (ArviZ ``loo_pit``; discrete ties randomised): uniform on [0, 1]
-  when the model predicts held-out scores well. ``loo_pit_ks_p`` is the
-  Kolmogorov-Smirnov p-value against the uniform.
+- LOO-PIT (discrete ties randomised): uniform on [0, 1] when the model predicts
+  held-out scores well. ``loo_pit_ks_p`` is the Kolmogorov-Smirnov p-value
+  against the uniform. Fitted models' scores use the integrated LOO predictive
+  (:mod:`bayes_density.checks.integrated_loo`: the model's density and domain
+  deviation integrated out given each posterior draw), references' and targets'
+  ArviZ's PSIS ``loo_pit``; ``loo_pit_ks_p_psis`` is the all-PSIS value, kept for
+  comparison (PSIS is unreliable where one score sets a model's density).
 - Pareto-k of PSIS-LOO (``az.loo``): above 0.7 the LOO estimate for that
   score is unreliable (a score with high leverage on its own model's density).
 - Standardised residuals z = (observed - predictive mean) / predictive sd,
@@ -41,6 +45,7 @@ from scipy import stats
 
 from ..model.joint import domain_columns, expected_score, with_reference_kind, zeta
 from ..inference.diagnostics import convergence_problems, diagnostics
+from .integrated_loo import integrated_loo_pit
 from .sensitivity import (LATENT_VARS, LOSS_LAW_VARS, SENSITIVITY_VARS, prior_groups,  # noqa: F401  (old home)
                           prior_predictive, prior_sensitivity)
 
@@ -308,7 +313,9 @@ def run_checks(tree: xr.DataTree, seed: int = 0, top: int = 10, sensitivity: boo
     diag = diagnostics(tree) if diag is None else diag
     pp = posterior_predictive(tree, seed)
     kvals = pareto_k(tree)
-    pit = loo_pit(tree, pp, seed)
+    pit_psis = loo_pit(tree, pp, seed)
+    pit_int = integrated_loo_pit(tree, seed=seed)
+    pit = np.where(np.isfinite(pit_int), pit_int, pit_psis)
     uni = uniformity(pit)
     table = obs_table(tree, pp, pit, kvals)
     n_large = int((table["z"].abs() > Z_LARGE).sum())
@@ -319,6 +326,8 @@ def run_checks(tree: xr.DataTree, seed: int = 0, top: int = 10, sensitivity: boo
         "trend": tree.attrs.get("trend"),
         "n_scores": int(len(table)),
         **uni,
+        "loo_pit_n_integrated": int(np.isfinite(pit_int).sum()),
+        "loo_pit_ks_p_psis": uniformity(pit_psis)["loo_pit_ks_p"],
         "pareto_k_max": float(np.nanmax(kvals)),
         "n_pareto_k_bad": n_bad,
         "n_abs_z_gt_3": n_large,

@@ -122,20 +122,24 @@ class _Link:
 
     def trend_at(self, t_years) -> np.ndarray:
         """f(t) per draw, shape (draws, len(t_years)): one read of the trend's draws for many dates."""
-        return trend_draws(self.tree, np.atleast_1d(np.asarray(t_years, float)))
+        return trend_draws(self.tree, np.atleast_1d(np.asarray(t_years, float)))[self._rows]
 
     def kind_index(self, kind) -> int:
         """Index of a score's source kind in the run (empty = 'harness'; a kind the run lacks: 0)."""
         kind = kind if isinstance(kind, str) and kind else "harness"
         return self.kinds.index(kind) if kind in self.kinds else 0
 
-    def _loglik(self, z: np.ndarray, b: int, k: int, n: int, kind: int) -> np.ndarray:
-        """log p(k of n on benchmark b | loss-axis position z), per draw and grid point."""
+    def score_p(self, z: np.ndarray, b: int, kind: int) -> np.ndarray:
+        """Expected score (fraction) on benchmark b from a source of kind ``kind`` at loss-axis
+        position z (draws x points; the link and the kind's offset of each draw)."""
         if self.offset is not None:
             z = z + self.offset[:, kind, self.family[b]][:, None]
-        p = expected_score(z, self.floor[:, b:b + 1], self.ceil[:, b:b + 1], self.kappa[:, b:b + 1],
-                           self.mu[:, b:b + 1], xp=np)
-        return betabinom_logpmf(k, n, p, self.phi[:, b:b + 1])
+        return expected_score(z, self.floor[:, b:b + 1], self.ceil[:, b:b + 1], self.kappa[:, b:b + 1],
+                              self.mu[:, b:b + 1], xp=np)
+
+    def _loglik(self, z: np.ndarray, b: int, k: int, n: int, kind: int) -> np.ndarray:
+        """log p(k of n on benchmark b | loss-axis position z), per draw and grid point."""
+        return betabinom_logpmf(k, n, self.score_p(z, b, kind), self.phi[:, b:b + 1])
 
     def grid_logp(self, log_n: float, t_years: float, obs, grid: np.ndarray = GRID,
                   f: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -160,13 +164,19 @@ class _Link:
                 by_domain.setdefault(d, []).append((b, k, n, kind))
         for d, rows in by_domain.items():
             mean = self.domain_slope[:, d] * t_years if self.domain_slope is not None else 0.0
-            total = None
-            for node, logw in zip(_GH_NODES, _GH_LOGW):
-                dev = np.asarray(mean + self.domain_sigma[:, d] * node, float).reshape(-1, 1)
-                part = logw + sum(self._loglik(z + dev, b, k, n, kind) for b, k, n, kind in rows)
-                total = part if total is None else np.logaddexp(total, part)
-            logp = logp + total
+            logp = logp + self.domain_loglik(z, d, rows, mean)
         return logp, f[:, 0]
+
+    def domain_loglik(self, z: np.ndarray, d: int, rows, mean=0.0) -> np.ndarray:
+        """log of the likelihood of ``rows`` ((b, k, n, kind), all in domain d) at loss-axis position
+        z (draws x points), with the unit's deviation d ~ N(mean, domain_sigma_d) integrated out
+        (Gauss-Hermite, per draw)."""
+        total = None
+        for node, logw in zip(_GH_NODES, _GH_LOGW):
+            dev = np.asarray(mean + self.domain_sigma[:, d] * node, float).reshape(-1, 1)
+            part = logw + sum(self._loglik(z + dev, b, k, n, kind) for b, k, n, kind in rows)
+            total = part if total is None else np.logaddexp(total, part)
+        return total
 
 
 #: coarse-pass stride over GRID (0.2 nats) and how far below the per-draw maximum (nats) the

@@ -119,12 +119,7 @@ def place_target(tree: xr.DataTree, target: str, targets: pd.DataFrame | None = 
         else:
             by_domain.setdefault(d, []).append((b, k, n, ki))
     for d, obs in by_domain.items():
-        total = None
-        for node, logw in zip(placement._GH_NODES, placement._GH_LOGW):
-            dev = (link.domain_sigma[:, d] * node).reshape(-1, 1)
-            part = logw + sum(link._loglik(z + dev, b, k, n, ki) for b, k, n, ki in obs)
-            total = part if total is None else np.logaddexp(total, part)
-        logp += total
+        logp += link.domain_loglik(z, d, obs)
     logp -= logp.max(axis=1, keepdims=True)
     w = np.exp(logp)
     cdf = np.cumsum(w / w.sum(axis=1, keepdims=True), axis=1)

@@ -255,6 +255,8 @@ def format_checks(d: dict) -> str:
         f"Model checks: {d.get('model_name')} (trend {d.get('trend')}, {d.get('n_scores')} scores)",
         f"  LOO-PIT KS p         {d['loo_pit_ks_p']:.3g}  (stat {d['loo_pit_ks_stat']:.3f}; "
         f"{100 * d['loo_pit_share_outside_90']:.1f}% outside the central 90%, nominal 10%)",
+        *([f"                       integrated LOO for {d['loo_pit_n_integrated']} fitted models' scores, PSIS "
+           f"for the rest; all-PSIS KS p {d['loo_pit_ks_p_psis']:.3g}"] if "loo_pit_n_integrated" in d else []),
         f"  Pareto k max         {d['pareto_k_max']:.2f}  ({d['n_pareto_k_bad']} > {PARETO_K_BAD})",
         f"  |z| > {Z_LARGE:g}             {d['n_abs_z_gt_3']}  ({100 * d['share_abs_z_gt_3']:.1f}% of scores)",
         f"  R-hat max            {d['rhat_max']:.3f}  ({d.get('rhat_max_var')})",
