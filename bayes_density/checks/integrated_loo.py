@@ -39,7 +39,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import xarray as xr
 
-from ..model.joint import zeta
+from ..model.joint import draw_scores, zeta
 from ..posterior.placement import _Link, sample_log_density
 from ..posterior.subsample import LOCATE_DRAWS, NEGLIGIBLE_FAST, STRIDE
 
@@ -96,10 +96,8 @@ def _unit_pit(link: _Link, log_n: float, t: float, obs: list, rng, replicates: i
         if d >= 0:
             same = [o for o in others if int(link.domain[o[0]]) == d]
             z = z + _domain_deviation(link, z, t, d, same, rng)
-        p = link.score_p(z[:, None], b, kind)  # (S, 1)
-        phi = link.phi[:, b:b + 1]
-        q = rng.beta(np.maximum(p * phi, 1e-12), np.maximum((1.0 - p) * phi, 1e-12), size=(len(p), replicates))
-        k_rep = rng.binomial(n, np.clip(np.nan_to_num(q, nan=0.0), 0.0, 1.0))
+        p = np.broadcast_to(link.score_p(z[:, None], b, kind), (len(z), replicates))
+        k_rep = draw_scores(rng, n, p, link.phi[:, b:b + 1], link.outlier_share, link.outlier_phi)
         out[i] = np.mean(k_rep < k) + rng.random() * np.mean(k_rep == k)
     return out
 

@@ -9,7 +9,8 @@ from the posterior with the model's link (see :mod:`bayes_density.model.joint`):
               target_log_neff (targets)                      -- units in obs_unit order
     zeta_u  = (1 - exp(-alpha (x_u - x_a))) / alpha,   x_a = mean(ref_log_params)
     p_o     = g_b + (h_b - g_b) sigmoid(kappa_b (zeta_u - mu_b))
-    k_o     ~ BetaBinomial(n_o, p_o phi_b, (1 - p_o) phi_b)
+    k_o     ~ BetaBinomial(n_o, p_o phi_b, (1 - p_o) phi_b)   (robust_scores: the two-component
+              mixture of model.joint's "Score noise")
 
 Checks (all on the score likelihood ``k``):
 
@@ -43,7 +44,7 @@ import pandas as pd
 import xarray as xr
 from scipy import stats
 
-from ..model.joint import domain_columns, expected_score, with_reference_kind, zeta
+from ..model.joint import domain_columns, draw_scores, expected_score, score_variance, with_reference_kind, zeta
 from ..inference.diagnostics import convergence_problems, diagnostics
 from .integrated_loo import integrated_loo_pit
 from .sensitivity import (LATENT_VARS, LOSS_LAW_VARS, SENSITIVITY_VARS, prior_groups,  # noqa: F401  (old home)
@@ -134,10 +135,15 @@ def posterior_predictive(tree: xr.DataTree, seed: int | None = 0) -> xr.DataArra
     b = const["obs_bench"].to_numpy().astype(int)
     n = const["obs_n"].to_numpy().astype(np.int64)
     phi = _post(tree, "phi").to_numpy()[..., b]
-    pv = p.to_numpy()
-    q = rng.beta(pv * phi, (1 - pv) * phi)
-    k = rng.binomial(np.broadcast_to(n, q.shape), q)
+    k = draw_scores(rng, n, p.to_numpy(), phi, *_outlier_draws(tree))
     return xr.DataArray(k.astype(np.int64), dims=p.dims, coords=p.coords, name="k")
+
+
+def _outlier_draws(tree: xr.DataTree) -> tuple:
+    """(share, precision) of the robust score noise's wide component per (chain, draw, 1), or (None, None)."""
+    if "outlier_share" not in tree.posterior:
+        return None, None
+    return tuple(_post(tree, v).to_numpy()[..., None] for v in ("outlier_share", "outlier_phi"))
 
 
 def predictive_moments(tree: xr.DataTree) -> tuple[np.ndarray, np.ndarray]:
@@ -148,7 +154,7 @@ def predictive_moments(tree: xr.DataTree) -> tuple[np.ndarray, np.ndarray]:
     p = predicted_p(tree).to_numpy()
     phi = _post(tree, "phi").to_numpy()[..., b]
     m = n * p
-    v = n * p * (1 - p) * (phi + n) / (phi + 1)
+    v = score_variance(n, p, phi, *_outlier_draws(tree))
     mean = m.mean(axis=(0, 1))
     var = v.mean(axis=(0, 1)) + m.var(axis=(0, 1))
     return mean, np.sqrt(var)

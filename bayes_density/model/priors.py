@@ -59,6 +59,13 @@ PRIORS = MappingProxyType(
         # sources). Harness differences of 2-4 points at p = 0.5 mean phi ~ 150-600.
         # Independent per benchmark: each has hundreds of scores to pin its own.
         "log_phi": ("normal", (math.log(300.0), 1.0)),
+        # Robust score noise (spec [measurement] robust_scores): a share w of scores comes from a
+        # wide beta-binomial with precision phi_out instead of phi_b. Outliers are rare: Beta(1, 19),
+        # mean 5%, 95% below 15%. phi_out: one for all benchmarks (few outliers per benchmark);
+        # LogNormal(log 20, 0.75), 95% in 4.6-87 (sd of a score near 0.5 of 0.05-0.23: the size of
+        # two sources' disagreement on one model's MMLU, 0.28 vs 0.43), below the main precisions.
+        "outlier_share": ("beta", (1.0, 19.0)),
+        "outlier_log_phi": ("normal", (math.log(20.0), 0.75)),
         # ---- measurement model v2: variants, source kinds, domains ----
         # A secondary variant of a benchmark family (BBH-MC beside BBH, HumanEval+ beside
         # HumanEval) gets its own chance floor, items, ceiling and precision, and a location

@@ -58,6 +58,10 @@ class ModelSpec:
     domains: tuple[str, ...] = ("code", "math")
     domain_trends: bool = False
     learn_floors: bool = True
+    # score noise: a second, wide beta-binomial component for a small share of scores (outliers:
+    # sources that disagree, contamination, typos), so that one precision per benchmark need not
+    # stretch to cover them (model.joint docstring, "Score noise")
+    robust_scores: bool = False
     # loss law
     d0: float = 1e12
     loss_mode: str = "joint"
@@ -97,6 +101,8 @@ class ModelSpec:
             if self.frontier:
                 raise SpecError(f"{where}: [trend] quantile = {self.quantile} is a frontier form of its own "
                                 "(asymmetric Laplace); set frontier = false with it")
+        if not isinstance(self.robust_scores, bool):
+            raise SpecError(f"{where}: [measurement] robust_scores = {self.robust_scores!r}; true or false")
         if self.domain_trends and not self.domains:
             raise SpecError(f"{where}: [measurement] domain_trends = true needs domains (e.g. ['code', 'math'])")
         for key in ("draws", "tune", "chains", "min_scores"):
@@ -134,7 +140,7 @@ _LAYOUT = {
     },
     "measurement": {
         "exclude_variants": "exclude_variants", "source_effects": "source_effects", "domains": "domains",
-        "domain_trends": "domain_trends", "learn_floors": "learn_floors",
+        "domain_trends": "domain_trends", "learn_floors": "learn_floors", "robust_scores": "robust_scores",
     },
     "loss": {"D0": "d0", "mode": "loss_mode", "drop_highest": "drop_highest_losses"},
     "target": {"names": "targets"},

@@ -8,6 +8,7 @@
   domain's density slope and doubling time next to the general one.
 - :func:`floor_table`: learned chance floors next to their nominal values.
 - :func:`specialist_table`: the models whose domain deviation is largest.
+- :func:`score_noise_table`: robust score noise: outliers' share and precision, main precisions.
 
 All take a fitted run and return empty tables for runs without that part.
 """
@@ -118,6 +119,20 @@ def specialist_table(tree: xr.DataTree, top: int = 5, prob: float = DEFAULT_PROB
     return pd.DataFrame(rows)
 
 
+def score_noise_table(tree: xr.DataTree, prob: float = DEFAULT_PROB) -> pd.DataFrame:
+    """Robust score noise (spec robust_scores): the wide component's share of scores and its
+    precision, beside each benchmark's main precision phi_b (median and interval)."""
+    post = tree.posterior
+    if "outlier_share" not in post:
+        return pd.DataFrame(columns=["quantity", "benchmark", "median", "lo", "hi"])
+    rows = [{"quantity": "outlier_share", "benchmark": "(all)", **_interval_row(draws(tree, "outlier_share"), prob)},
+            {"quantity": "outlier_phi", "benchmark": "(all)", **_interval_row(draws(tree, "outlier_phi"), prob)}]
+    phi = draws(tree, "phi")
+    for i, b in enumerate(post["benchmark"].to_numpy().astype(str)):
+        rows.append({"quantity": "phi", "benchmark": b, **_interval_row(phi[:, i], prob)})
+    return pd.DataFrame(rows)
+
+
 def measurement_dict(tree: xr.DataTree, prob: float = DEFAULT_PROB) -> dict:
     """The measurement model's summaries as plain records (for ``summary --json``)."""
     return {
@@ -125,4 +140,5 @@ def measurement_dict(tree: xr.DataTree, prob: float = DEFAULT_PROB) -> dict:
         "domains": domain_table(tree, prob).to_dict(orient="records"),
         "floors": floor_table(tree, prob).to_dict(orient="records"),
         "specialists": specialist_table(tree, prob=prob).to_dict(orient="records"),
+        "score_noise": score_noise_table(tree, prob).to_dict(orient="records"),
     }

@@ -91,11 +91,16 @@ class _Link:
             self.offset = None
         self.domain_sigma = draws(tree, "domain_sigma") if "domain_sigma" in post else None
         self.domain_slope = draws(tree, "domain_slope") if "domain_slope" in post else None
+        # robust score noise (spec robust_scores): share and precision of the wide component, (S, 1)
+        robust = "outlier_share" in post
+        self.outlier_share = draws(tree, "outlier_share")[:, None] if robust else None
+        self.outlier_phi = draws(tree, "outlier_phi")[:, None] if robust else None
         self._cache: dict[str, np.ndarray] = {}
         self._rows: np.ndarray | slice = slice(None)  # the posterior draws this link holds (take)
 
     #: the per-draw arrays (first axis: posterior draw) that :meth:`take` slices
-    _PER_DRAW = ("alpha", "mu", "kappa", "ceil", "phi", "floor", "offset", "domain_sigma", "domain_slope")
+    _PER_DRAW = ("alpha", "mu", "kappa", "ceil", "phi", "floor", "offset", "domain_sigma", "domain_slope",
+                 "outlier_share", "outlier_phi")
 
     def get(self, name: str) -> np.ndarray:
         """Posterior draws of ``name`` (flat over chain and draw), read from the run once."""
@@ -139,7 +144,12 @@ class _Link:
 
     def _loglik(self, z: np.ndarray, b: int, k: int, n: int, kind: int) -> np.ndarray:
         """log p(k of n on benchmark b | loss-axis position z), per draw and grid point."""
-        return betabinom_logpmf(k, n, self.score_p(z, b, kind), self.phi[:, b:b + 1])
+        p = self.score_p(z, b, kind)
+        main = betabinom_logpmf(k, n, p, self.phi[:, b:b + 1])
+        if self.outlier_share is None:
+            return main
+        w = self.outlier_share
+        return np.logaddexp(np.log1p(-w) + main, np.log(w) + betabinom_logpmf(k, n, p, self.outlier_phi))
 
     def grid_logp(self, log_n: float, t_years: float, obs, grid: np.ndarray = GRID,
                   f: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:

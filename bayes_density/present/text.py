@@ -398,6 +398,12 @@ def format_measurement(m: dict) -> str:
         for r in spec_rows:
             by.setdefault(r["domain"], []).append(f"{r['model']} {r['median']:+.1f}")
         lines.append("largest domain deviations (nats): " + "; ".join(f"{d}: {', '.join(v[:3])}" for d, v in by.items()))
+    noise = {r["quantity"] if r["benchmark"] == "(all)" else r["benchmark"]: r for r in m.get("score_noise", [])}
+    if noise:
+        w, po = noise.pop("outlier_share"), noise.pop("outlier_phi")
+        lines.append(f"score noise: {100 * w['median']:.1f}% [{100 * w['lo']:.1f}, {100 * w['hi']:.1f}] of scores from "
+                     f"the wide component (precision {po['median']:.0f} [{po['lo']:.0f}, {po['hi']:.0f}]); "
+                     "main precision per benchmark: " + ", ".join(f"{b} {r['median']:.0f}" for b, r in noise.items()))
     floors = [r for r in m.get("floors", []) if abs(r["median"] - r["nominal"]) > 0.002]
     if floors:
         lines.append("learned chance floors (nominal -> learned): " + ", ".join(
