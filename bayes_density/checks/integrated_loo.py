@@ -40,7 +40,7 @@ import numpy as np
 import xarray as xr
 
 from ..model.joint import draw_scores, zeta
-from ..posterior.placement import _Link, sample_log_density
+from ..posterior.placement import _Link, draw_rows, sample_log_density
 from ..posterior.subsample import LOCATE_DRAWS, NEGLIGIBLE_FAST, STRIDE
 
 #: posterior draws used (evenly spaced over all chains) and replicate scores per draw
@@ -77,15 +77,12 @@ def _domain_deviation(link: _Link, z: np.ndarray, t: float, d: int, same: list, 
     if not same:
         return cand[:, 0]
     logw = sum(link._loglik(z[:, None] + cand, b, k, n, kind) for b, k, n, kind in same)
-    w = np.exp(logw - logw.max(axis=1, keepdims=True))
-    cdf = np.cumsum(w / w.sum(axis=1, keepdims=True), axis=1)
-    pick = np.minimum((cdf < rng.random((s, 1))).sum(axis=1), CANDIDATES - 1)
-    return cand[np.arange(s), pick]
+    return cand[np.arange(s), draw_rows(logw, rng)]
 
 
-def _unit_pit(link: _Link, log_n: float, t: float, obs: list, rng, replicates: int) -> np.ndarray:
-    """Integrated LOO-PIT of each of one fitted model's scores ``obs`` ((b, k, n, kind) tuples)."""
-    f = link.trend_at(t)[:, 0]
+def _unit_pit(link: _Link, log_n: float, t: float, f: np.ndarray, obs: list, rng, replicates: int) -> np.ndarray:
+    """Integrated LOO-PIT of each of one fitted model's scores ``obs`` ((b, k, n, kind) tuples);
+    ``f``: the trend at its date t, per draw."""
     out = np.empty(len(obs))
     for i, (b, k, n, kind) in enumerate(obs):
         others = obs[:i] + obs[i + 1:]
@@ -114,19 +111,18 @@ def integrated_loo_pit(tree: xr.DataTree, seed: int = 0, draws: int = DRAWS, rep
     link = _Link(tree)
     if draws < link.n_draws:
         link = link.take(np.linspace(0, link.n_draws - 1, int(draws)).round().astype(int))
-    for name in ("frontier_sigma_v", "frontier_sigma_u", "quantile_scale", "trend_sigma"):
-        if name in tree.posterior:  # read the scatter's draws once, before the threads share the link
-            link.get(name)
+    link.read_scatter()  # once, before the threads share the link
     const = tree.constant_data
     log_params, t = const["log_params"].to_numpy(), const["t"].to_numpy()
     b, k, n, kind = _scores(tree)
     by_unit = fitted_model_scores(tree)
+    f = link.trend_at(t)  # (draws, models): the trend read once
     pit = np.full(len(b), np.nan)
 
     def one(u: int) -> None:
         idx = by_unit[u]
         obs = [(int(b[o]), int(k[o]), int(n[o]), int(kind[o])) for o in idx]
-        pit[idx] = _unit_pit(link, float(log_params[u]), float(t[u]), obs, np.random.default_rng([seed, u]),
+        pit[idx] = _unit_pit(link, float(log_params[u]), float(t[u]), f[:, u], obs, np.random.default_rng([seed, u]),
                              replicates)
 
     with ThreadPoolExecutor(max_workers=threads or os.cpu_count() or 1) as pool:

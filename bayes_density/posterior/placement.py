@@ -29,6 +29,14 @@ from .trend_draws import quantile_of, scatter_form, trend_draws  # noqa: F401  (
 GRID = np.linspace(-10.0, 8.0, 721)  # log density grid (nats), step 0.025
 
 
+def draw_rows(logw: np.ndarray, rng) -> np.ndarray:
+    """Per row of unnormalised log weights (rows x columns), one column index drawn in proportion
+    to the weights (inverse CDF, one uniform per row)."""
+    w = np.exp(logw - logw.max(axis=1, keepdims=True))
+    cdf = np.cumsum(w / w.sum(axis=1, keepdims=True), axis=1)
+    return np.minimum((cdf < rng.random((len(w), 1))).sum(axis=1), w.shape[1] - 1)
+
+
 def trend_logpdf(tree: xr.DataTree, r: np.ndarray, f: np.ndarray, get=None) -> np.ndarray:
     """Log prior density of log density r around trend value f, per draw (broadcasts).
 
@@ -128,6 +136,12 @@ class _Link:
     def trend_at(self, t_years) -> np.ndarray:
         """f(t) per draw, shape (draws, len(t_years)): one read of the trend's draws for many dates."""
         return trend_draws(self.tree, np.atleast_1d(np.asarray(t_years, float)))[self._rows]
+
+    def read_scatter(self) -> None:
+        """Read the trend scatter's draws into the cache (before threads share this link)."""
+        for name in ("frontier_sigma_v", "frontier_sigma_u", "quantile_scale", "trend_sigma"):
+            if name in self.tree.posterior:
+                self.get(name)
 
     def kind_index(self, kind) -> int:
         """Index of a score's source kind in the run (empty = 'harness'; a kind the run lacks: 0)."""
@@ -239,10 +253,7 @@ def sample_log_density(link: _Link, log_n: float, t_years: float, obs, rng, flat
     if logp is None:
         grid = GRID[_live_slice(logp_on(link, GRID[::COARSE], f), negligible)][::stride]
         logp = logp_on(link, grid, f)
-    logp = logp - logp.max(axis=1, keepdims=True)
-    w = np.exp(logp)
-    cdf = np.cumsum(w / w.sum(axis=1, keepdims=True), axis=1)
-    idx = np.minimum((cdf < rng.random((len(w), 1))).sum(axis=1), len(grid) - 1)
+    idx = draw_rows(logp, rng)
     step = (GRID[1] - GRID[0]) * stride
     return grid[idx] + rng.uniform(-step / 2, step / 2, len(idx)), f
 

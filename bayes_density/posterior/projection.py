@@ -120,11 +120,8 @@ def place_target(tree: xr.DataTree, target: str, targets: pd.DataFrame | None = 
             by_domain.setdefault(d, []).append((b, k, n, ki))
     for d, obs in by_domain.items():
         logp += link.domain_loglik(z, d, obs)
-    logp -= logp.max(axis=1, keepdims=True)
-    w = np.exp(logp)
-    cdf = np.cumsum(w / w.sum(axis=1, keepdims=True), axis=1)
     rng = np.random.default_rng(seed)
-    idx = np.minimum((cdf < rng.random((len(w), 1))).sum(axis=1), grid.size - 1)
+    idx = placement.draw_rows(logp, rng)
     return grid[idx] + rng.uniform(-X_STEP / 2, X_STEP / 2, idx.size)
 
 

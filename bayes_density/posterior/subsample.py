@@ -98,9 +98,7 @@ def place_units(tree: xr.DataTree, inputs: ModelInputs, units: np.ndarray, seed:
     empty = [inputs.models[u] for u in units if not obs[u]]
     if empty:
         raise ValueError(f"model {empty[0]!r} has no scores to place it by")
-    for name in ("frontier_sigma_v", "frontier_sigma_u", "quantile_scale", "trend_sigma"):
-        if name in tree.posterior:  # read the scatter's draws once, before the threads share the link
-            link.get(name)
+    link.read_scatter()  # once, before the threads share the link
     f = link.trend_at(inputs.t[units])  # (draws, units): the trend read once
     out = np.empty((link.n_draws, len(units)))
 
