@@ -292,3 +292,31 @@ def test_targets(t):
     gpt4 = tg[tg.target == "GPT-4"].set_index("benchmark").score
     assert {"MMLU", "GSM8K", "HumanEval"} <= set(gpt4.index)
     assert gpt4.between(0, 1).all()
+
+
+
+def report_clashes(s: pd.DataFrame) -> list:
+    """(model, report, score) where an Epoch external MMLU row equals the same report's BBH for that model."""
+    ext = s[s.harness == "epoch-external"].copy()
+    ext["report"] = ext.source.str.extract(r"reported in: (.*)$", expand=False).fillna("")
+    ext = ext[ext.report != ""]
+    key = ["model", "report"]
+    bbh = ext[ext.benchmark == "BBH"].groupby(key).score.agg(lambda v: set(v.round(4)))
+    return [(m, r, v) for m, r, v in ext[ext.benchmark == "MMLU"][key + ["score"]].itertuples(index=False)
+            if (m, r) in bbh.index and round(v, 4) in bbh.loc[(m, r)]]
+
+
+def test_no_cross_table_copy_from_one_report(t):
+    """A report's BBH value never ships as the same model's MMLU from the same report.
+
+    Epoch's external MMLU table gives Qwen-1.8B / 7B / 14B 28.2 / 45.0 / 53.4 (rows cited to the
+    Qwen Technical Report): exactly the BBH values its external BBH table takes from that report;
+    the Qwen README's own table has MMLU 45.3 / 58.2 / 66.3. Those rows are excluded
+    (curation/score_exclusions.csv); any new row of that kind fails here.
+    """
+    assert not report_clashes(t["scores"])
+    s = t["scores"]
+    row = s[(s.model == "Qwen-7B") & (s.benchmark == "BBH") & (s.harness == "epoch-external")
+            & s.source.str.contains("Qwen Technical Report")].iloc[[0]].copy()
+    row["benchmark"] = "MMLU"  # the excluded row put back: the check finds it
+    assert [c[0] for c in report_clashes(pd.concat([s, row]))] == ["Qwen-7B"]
