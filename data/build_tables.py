@@ -1058,6 +1058,31 @@ def add_derived_from(models: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+# ------------------------------------------------------------------ domain specialists
+SPECIALTIES = ("code", "math")
+
+
+def add_specialty(models: pd.DataFrame) -> pd.DataFrame:
+    """``specialty`` (the skill domain a family was trained to specialise in, e.g. code for
+    CodeLlama) and its source, from ``data/curation/specialists.csv`` (one sourced row per
+    family). Fails loudly on an unknown family or specialty, or a row without a source."""
+    d = read_curation("specialists.csv")
+    if d.family.duplicated().any():
+        raise SystemExit(f"specialists.csv: duplicate rows for {sorted(set(d.family[d.family.duplicated()]))}")
+    for r in d.itertuples(index=False):
+        if r.family not in set(models.family):
+            raise SystemExit(f"specialists.csv: family {r.family!r} is not in models.csv")
+        if r.specialty not in SPECIALTIES:
+            raise SystemExit(f"specialists.csv: {r.family}: specialty {r.specialty!r} not one of {SPECIALTIES}")
+        if not r.source:
+            raise SystemExit(f"specialists.csv: {r.family}: no source")
+    d = d.set_index("family")
+    out = models.copy()
+    out["specialty"] = out.family.map(d["specialty"]).fillna("")
+    out["specialty_source"] = out.family.map(d["source"]).fillna("")
+    return out
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--raw", type=Path, default=REPO.parent / "shared" / "data" / "raw", help="raw data folder (MANIFEST.md)")
@@ -1096,6 +1121,7 @@ def main(argv=None):
 
     models = build_models(raw, nm, set(scores.model), log)
     models = add_derived_from(models)
+    models = add_specialty(models)
     scores = scores[scores.model.isin(set(models.name))]
     bitems = read_curation("benchmark_items.csv").set_index("name")
     scores = prune_variants(scores, bitems, log)
@@ -1109,7 +1135,7 @@ def main(argv=None):
     out.mkdir(parents=True, exist_ok=True)
     write(models, out / "models.csv", ["name", "family", "release_date", "date_source", "params", "active_params", "tokens",
                                        "base_or_instruct", "open_or_closed", "source", "notes", "derived_from", "derivation",
-                                       "derivation_source"], ["name"])
+                                       "derivation_source", "specialty", "specialty_source"], ["name"])
     write(scores, out / "scores.csv", ["model", "benchmark", "score", "shots", "cot", "harness", "source", "source_kind"],
           ["model", "benchmark", "harness", "source", "shots"])
     write(benchmarks, out / "benchmarks.csv", ["name", "n_items", "chance", "answer_type", "source", "family", "domain", "scoring"], ["name"])

@@ -39,7 +39,7 @@ from ..errors import InputError
 from ..inference.run import Run
 from ..model.design import prepare, select_models, years_since
 from ..model.joint import quantile_random
-from ..posterior.placement import _Link, log_predictive, sample_log_density
+from ..posterior.placement import _Link, log_predictive, sample_log_density, specialty_of
 from ..posterior.summaries import draws
 from ..posterior.trend_draws import quantile_of, scatter_form
 
@@ -130,7 +130,7 @@ def evaluate_later(tree: xr.DataTree, data, later: pd.DataFrame, *, prior: str =
             continue
         t = float(years_since(m["release_date"], link.t0)[0])
         placed, f = sample_log_density(link, float(np.log(m["size"])), t, _obs(link, sc), rng,
-                                       flat_prior=prior == "flat")
+                                       flat_prior=prior == "flat", specialty=specialty_of(m))
         pred = predictive_draws(tree, f, rng)
         pq = np.quantile(pred, [0.05, 0.25, 0.5, 0.75, 0.95])
         row = {"name": m["name"], "release_date": pd.Timestamp(m["release_date"]).date().isoformat(),

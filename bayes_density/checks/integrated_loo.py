@@ -69,10 +69,11 @@ def _scores(tree: xr.DataTree) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
     return b, k, n, kind
 
 
-def _domain_deviation(link: _Link, z: np.ndarray, t: float, d: int, same: list, rng) -> np.ndarray:
+def _domain_deviation(link: _Link, z: np.ndarray, t: float, d: int, same: list, rng,
+                      specialty: str | None = None) -> np.ndarray:
     """One draw of the unit's deviation in domain d per posterior draw, given its other scores there."""
     s = z.shape[0]
-    mean = link.domain_slope[:, d] * t if link.domain_slope is not None else np.zeros(s)
+    mean = link.domain_mean(d, t, specialty)
     cand = mean[:, None] + link.domain_sigma[:, d][:, None] * rng.standard_normal((s, CANDIDATES))
     if not same:
         return cand[:, 0]
@@ -80,19 +81,20 @@ def _domain_deviation(link: _Link, z: np.ndarray, t: float, d: int, same: list, 
     return cand[np.arange(s), draw_rows(logw, rng)]
 
 
-def _unit_pit(link: _Link, log_n: float, t: float, f: np.ndarray, obs: list, rng, replicates: int) -> np.ndarray:
+def _unit_pit(link: _Link, log_n: float, t: float, f: np.ndarray, obs: list, rng, replicates: int,
+              specialty: str | None = None) -> np.ndarray:
     """Integrated LOO-PIT of each of one fitted model's scores ``obs`` ((b, k, n, kind) tuples);
     ``f``: the trend at its date t, per draw."""
     out = np.empty(len(obs))
     for i, (b, k, n, kind) in enumerate(obs):
         others = obs[:i] + obs[i + 1:]
         r, _ = sample_log_density(link, log_n, t, others, rng, f=f, stride=STRIDE, locate_draws=LOCATE_DRAWS,
-                                  negligible=NEGLIGIBLE_FAST)
+                                  negligible=NEGLIGIBLE_FAST, specialty=specialty)
         z = zeta(log_n + r, link.alpha[:, 0], link.x_a, xp=np)
         d = int(link.domain[b]) if link.domain_sigma is not None else -1
         if d >= 0:
             same = [o for o in others if int(link.domain[o[0]]) == d]
-            z = z + _domain_deviation(link, z, t, d, same, rng)
+            z = z + _domain_deviation(link, z, t, d, same, rng, specialty)
         p = np.broadcast_to(link.score_p(z[:, None], b, kind), (len(z), replicates))
         k_rep = draw_scores(rng, n, p, link.phi[:, b:b + 1], link.outlier_share, link.outlier_phi)
         out[i] = np.mean(k_rep < k) + rng.random() * np.mean(k_rep == k)
@@ -123,7 +125,7 @@ def integrated_loo_pit(tree: xr.DataTree, seed: int = 0, draws: int = DRAWS, rep
         idx = by_unit[u]
         obs = [(int(b[o]), int(k[o]), int(n[o]), int(kind[o])) for o in idx]
         pit[idx] = _unit_pit(link, float(log_params[u]), float(t[u]), f[:, u], obs, np.random.default_rng([seed, u]),
-                             replicates)
+                             replicates, link.unit_specialty(u))
 
     with ThreadPoolExecutor(max_workers=threads or os.cpu_count() or 1) as pool:
         list(pool.map(one, sorted(by_unit)))

@@ -78,7 +78,7 @@ def model_log_lik(tree: xr.DataTree, max_draws: int = DEFAULT_MAX_DRAWS) -> xr.D
     for i, obs in enumerate(inputs.obs_by_model()):
         if not obs:
             raise InputError(f"model {inputs.models[i]!r} has no scores in the run")
-        ell[:, i] = log_marginal(link, float(inputs.log_params[i]), float(inputs.t[i]), obs)
+        ell[:, i] = log_marginal(link, float(inputs.log_params[i]), float(inputs.t[i]), obs, link.unit_specialty(i))
     ll = xr.Dataset({"model_scores": (("chain", "draw", "model"), ell.reshape(n_chain, n_draw, -1))},
                     coords={"chain": post["chain"].values, "draw": post["draw"].values,
                             "model": np.asarray(inputs.models, dtype=str)})

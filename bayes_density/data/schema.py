@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 
 #: who produced a score (scores.csv ``source_kind``); the first is the reference kind
 SOURCE_KINDS = ("harness", "developer", "third_party")
+#: skill domains a model can specialise in (models.csv ``specialty``)
+SPECIALTIES = ("code", "math")
+
 #: how a compressed model was made from its parent (models.csv ``derivation``)
 DERIVATIONS = ("pruned", "distilled", "both")
 
@@ -74,6 +77,12 @@ MODELS = Table(
                doc="how a compressed model was made from its parent: pruned, distilled, or both; empty = not compressed"),
         Column("derivation_source", "str", required=False, nullable=True,
                doc="the document that states derived_from and derivation"),
+        Column("specialty", "str", required=False, nullable=True, choices=SPECIALTIES,
+               doc="the skill domain the model was trained to specialise in (code, math), e.g. code for "
+                   "CodeLlama; empty = a general model. Specialists' domain deviations get a shared mean "
+                   "shift (model/joint.py, 'Measurement model')"),
+        Column("specialty_source", "str", required=False, nullable=True,
+               doc="the document that states the specialty (technical report, model card)"),
     ),
     key=("name",),
     doc="one row per LLM",

@@ -230,4 +230,6 @@ def inputs_from_tree(tree: xr.DataTree) -> ModelInputs:
         out.kinds = json.loads(tree.attrs.get("source_kinds", "[]"))
         out.obs_kind = c["obs_kind"].to_numpy().astype(int)
         out.offset_mask = offset_identified(out)
+        flags = json.loads(tree.attrs.get("specialist", "null"))
+        out.specialist = None if flags is None else np.asarray(flags, bool).reshape(len(out.units), len(out.domains))
     return out

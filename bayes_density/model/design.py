@@ -85,6 +85,15 @@ class ModelInputs:
     # per (non-reference kind, family): is the offset identified (models scored by that kind and
     # by the reference kind on one variant of the family)? Unidentified offsets are 0.
     offset_mask: np.ndarray | None = None
+    # (units, domains) bool: the unit is a specialist in the domain (models.csv ``specialty``, with the
+    # spec's [measurement] specialists); None: no specialists modelled
+    specialist: np.ndarray | None = None
+
+    def specialist_domains(self) -> list[int]:
+        """Indices of the domains with at least one specialist unit (each gets a mean shift)."""
+        if self.specialist is None or not self.domains:
+            return []
+        return [k for k in range(len(self.domains)) if self.specialist[:, k].any()]
 
     def subset_models(self, keep: np.ndarray) -> "ModelInputs":
         """The same inputs with only the fitted models where ``keep`` is True (and their scores)."""
@@ -97,6 +106,8 @@ class ModelInputs:
         unit_map = np.concatenate([new_index, np.arange(len(self.units) - n_m) + keep.sum()])
         out = copy.copy(self)
         out.models = [m for m, k in zip(self.models, keep) if k]
+        if self.specialist is not None:
+            out.specialist = self.specialist[np.concatenate([keep, np.ones(len(self.units) - n_m, bool)])]
         out.log_params, out.t = self.log_params[keep], self.t[keep]
         out.obs_unit = unit_map[self.obs_unit[obs_keep]]
         out.obs_bench, out.obs_k, out.obs_n = self.obs_bench[obs_keep], self.obs_k[obs_keep], self.obs_n[obs_keep]
@@ -355,6 +366,10 @@ def prepare(data, spec: ModelSpec) -> ModelInputs:
                        **dict(zip(ref_names, ref_rows["release_date"]))},
     )
     _measurement_layout(inputs, spec, bench, family, obs)
+    if spec.specialists and inputs.domains:
+        spec_of = data.models.set_index("name")["specialty"] if "specialty" in data.models else pd.Series(dtype=object)
+        kinds = [spec_of.get(u) if u in spec_of.index else None for u in models + ref_names] + [None] * len(targets)
+        inputs.specialist = np.array([[k == d for d in inputs.domains] for k in kinds], bool).reshape(-1, len(inputs.domains))
     if spec.loss_mode == "joint":
         losses = data.losses.sort_values("loss")
         if spec.drop_highest_losses > 0:

@@ -62,7 +62,8 @@ each unit a deviation from its general capability::
     lambda_b = lambda_f(b) + dl_b,  log s_b = log s_f(b) + ds_b     dl, ds = 0 for a family's primary
     delta_sf ~ N(m_s, tau),  delta_harness,f = 0 (tau fixed, priors.py)   source-kind offset (nats);
                delta_sf = 0 where no model is scored by s and the harness on one variant of f
-    d_uk     = sigma_k z_uk (+ a_k t_u with domain trends),  d_u,general = 0
+    d_uk     = sigma_k z_uk + m_k S_uk (+ a_k t_u with domain trends),  d_u,general = 0
+               S_uk = 1 where unit u is a specialist in k (models.csv ``specialty``: CodeLlama, StarCoder, ...)
     p_o      = g_b + (h_b - g_b) sigmoid(kappa_b (zeta(x_u) + d_u,k(b) + delta_s(o),f(b) - mu_b))
 
 Score noise. With ``robust_scores`` a share w of scores comes from a wide component (one
@@ -288,6 +289,12 @@ def observation_shift(inputs: ModelInputs, spec: ModelSpec, data: dict, n_units:
         dev = sigma * z
         if spec.domain_trends:
             dev = dev + data["unit_t"][:, None] * _rv("domain_slope", spec, dims="domain")
+        special = inputs.specialist_domains()
+        if special:
+            shift = pt.zeros(len(inputs.domains))
+            shift = pt.set_subtensor(shift[special], _rv("specialist_shift", spec, dims="specialist_domain"))
+            flags = data["unit_specialist"].reshape((n_units, len(inputs.domains)))
+            dev = dev + flags * shift[None, :]
         dev = pm.Deterministic("domain_dev", dev, dims=("unit", "domain"))
         dom = inputs.domain_of()
         full = pt.concatenate([dev, pt.zeros((n_units, 1))], axis=1)  # column -1: general, no deviation
@@ -410,6 +417,8 @@ def data_arrays(inputs: ModelInputs, spec: ModelSpec) -> dict[str, np.ndarray]:
         out["obs_kind"] = inputs.kind_of()
     if inputs.domains and spec.domain_trends:
         out["unit_t"] = inputs.unit_t()
+    if inputs.specialist_domains():
+        out["unit_specialist"] = inputs.specialist.astype(np.float64)
     if len(inputs.loss):
         out.update(loss_log_params=inputs.loss_log_params, loss_log_tokens=inputs.loss_log_tokens,
                    loss_log_loss=np.log(inputs.loss))
@@ -426,7 +435,7 @@ def structure_key(inputs: ModelInputs, spec: ModelSpec) -> tuple:
     return (inputs.n_models, len(inputs.references), len(inputs.targets), tuple(inputs.benchmarks),
             len(inputs.loss) > 0, inputs.log_d0, spec.trend, spec.frontier, spec.quantile, spec.jump,
             tuple(inputs.family_of()), tuple(inputs.domain_of()), len(inputs.domains), tuple(inputs.kinds),
-            spec.domain_trends, spec.learn_floors, spec.robust_scores,
+            spec.domain_trends, spec.learn_floors, spec.robust_scores, tuple(inputs.specialist_domains()),
             None if inputs.offset_mask is None else inputs.offset_mask.tobytes(),
             tuple(sorted((k, tuple(v)) for k, v in spec.priors.items())))
 
@@ -444,6 +453,7 @@ def build_model(inputs: ModelInputs, spec: ModelSpec) -> pm.Model:
         "mc_variant": [inputs.benchmarks[i] for i in inputs.floor_index()] if spec.learn_floors else [],
         "generated_variant": [inputs.benchmarks[i] for i in inputs.floor_index(True)] if spec.learn_floors else [],
         "domain": inputs.domains,
+        "specialist_domain": [inputs.domains[k] for k in inputs.specialist_domains()],
         "source_kind": inputs.kinds[1:],
         "unit": inputs.units,
         "model": inputs.models,

@@ -102,6 +102,12 @@ PRIORS = MappingProxyType(
         # CodeLlama-7B is weak at MMLU and strong at HumanEval: a factor e^1-e^2 in size.
         # HalfNormal(1) nats puts sigma_k below 2 nats with 95% probability.
         "domain_sigma": ("halfnormal", (1.0,)),
+        # Mean domain deviation of the models trained to specialise in that domain (models.csv
+        # ``specialty``: CodeLlama, StarCoder, ... for code), m_k, nats of log size on the loss axis.
+        # Without it one sd per domain had to cover generalists (deviations near 0) and specialists
+        # (a factor e^2 in size) at once, and its posterior mixed slowly (bulk ESS 145 on the shipped
+        # data). N(0, 2): a specialist may be up to a factor e^4 stronger (or weaker) in its domain.
+        "specialist_shift": ("normal", (0.0, 2.0)),
         # Optional per-domain trend (spec [measurement] domain_trends): the domain's log
         # density slope minus the general one, per year; N(0, 1) is a third of the slope's
         # prior scale (domains densify at rates of the same order as the whole).

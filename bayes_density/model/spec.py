@@ -58,6 +58,9 @@ class ModelSpec:
     domains: tuple[str, ...] = ("code", "math")
     domain_trends: bool = False
     learn_floors: bool = True
+    # models flagged as specialists in a domain (models.csv ``specialty``, e.g. CodeLlama: code)
+    # get a shared mean shift of their deviation in that domain (model.joint docstring)
+    specialists: bool = False
     # score noise: a second, wide beta-binomial component for a small share of scores (outliers:
     # sources that disagree, contamination, typos), so that one precision per benchmark need not
     # stretch to cover them (model.joint docstring, "Score noise")
@@ -101,6 +104,8 @@ class ModelSpec:
             if self.frontier:
                 raise SpecError(f"{where}: [trend] quantile = {self.quantile} is a frontier form of its own "
                                 "(asymmetric Laplace); set frontier = false with it")
+        if not isinstance(self.specialists, bool):
+            raise SpecError(f"{where}: [measurement] specialists = {self.specialists!r}; true or false")
         if not isinstance(self.robust_scores, bool):
             raise SpecError(f"{where}: [measurement] robust_scores = {self.robust_scores!r}; true or false")
         if self.domain_trends and not self.domains:
@@ -141,6 +146,7 @@ _LAYOUT = {
     "measurement": {
         "exclude_variants": "exclude_variants", "source_effects": "source_effects", "domains": "domains",
         "domain_trends": "domain_trends", "learn_floors": "learn_floors", "robust_scores": "robust_scores",
+        "specialists": "specialists",
     },
     "loss": {"D0": "d0", "mode": "loss_mode", "drop_highest": "drop_highest_losses"},
     "target": {"names": "targets"},

@@ -99,6 +99,16 @@ class _Link:
             self.offset = None
         self.domain_sigma = draws(tree, "domain_sigma") if "domain_sigma" in post else None
         self.domain_slope = draws(tree, "domain_slope") if "domain_slope" in post else None
+        # specialists' mean domain deviation (S, domain): 0 for domains without specialists
+        self.domain_names = json.loads(tree.attrs.get("domains", "[]"))
+        self.specialist_shift = None
+        if "specialist_shift" in post:
+            shift = draws(tree, "specialist_shift")
+            self.specialist_shift = np.zeros((shift.shape[0], len(self.domain_names)))
+            for j, name in enumerate(post["specialist_shift"].coords["specialist_domain"].to_numpy().astype(str)):
+                self.specialist_shift[:, self.domain_names.index(name)] = shift[:, j]
+        flags = json.loads(tree.attrs.get("specialist", "null"))  # (units, domains) of the fitted units
+        self.unit_flags = None if flags is None else np.asarray(flags, bool)
         # robust score noise (spec robust_scores): share and precision of the wide component, (S, 1)
         robust = "outlier_share" in post
         self.outlier_share = draws(tree, "outlier_share")[:, None] if robust else None
@@ -108,7 +118,7 @@ class _Link:
 
     #: the per-draw arrays (first axis: posterior draw) that :meth:`take` slices
     _PER_DRAW = ("alpha", "mu", "kappa", "ceil", "phi", "floor", "offset", "domain_sigma", "domain_slope",
-                 "outlier_share", "outlier_phi")
+                 "specialist_shift", "outlier_share", "outlier_phi")
 
     def get(self, name: str) -> np.ndarray:
         """Posterior draws of ``name`` (flat over chain and draw), read from the run once."""
@@ -165,14 +175,29 @@ class _Link:
         w = self.outlier_share
         return np.logaddexp(np.log1p(-w) + main, np.log(w) + betabinom_logpmf(k, n, p, self.outlier_phi))
 
+    def domain_mean(self, d: int, t_years: float, specialty: str | None = None):
+        """Per draw, the mean of a unit's deviation in domain d: the domain trend at its date (with
+        domain trends) plus the specialists' shift when the unit specialises in d; 0 otherwise."""
+        mean = self.domain_slope[:, d] * t_years if self.domain_slope is not None else np.zeros(self.n_draws)
+        if self.specialist_shift is not None and specialty == self.domain_names[d]:
+            mean = mean + self.specialist_shift[:, d]
+        return mean
+
+    def unit_specialty(self, u: int) -> str | None:
+        """Fitted unit u's specialist domain (the run's flags), or None."""
+        if self.unit_flags is None or self.unit_flags.size == 0 or not self.unit_flags[u].any():
+            return None
+        return self.domain_names[int(np.argmax(self.unit_flags[u]))]
+
     def grid_logp(self, log_n: float, t_years: float, obs, grid: np.ndarray = GRID,
-                  f: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+                  f: np.ndarray | None = None, specialty: str | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Log of trend prior x likelihood on ``grid`` (default GRID) per draw (S, G), and f(t) per draw (S,).
 
         ``obs``: iterable of (benchmark index, k, n) or (benchmark index, k, n, source-kind
         index). Scores in a modelled domain (code, math) enter through the new model's
         domain deviation, integrated out under its fitted distribution (Gauss-Hermite).
         ``f``: f(t_years) per draw when already known (:meth:`trend_at`), else computed.
+        ``specialty``: the model's specialist domain (models.csv ``specialty``), or None.
         """
         f = self.trend_at(t_years) if f is None else np.asarray(f, float).reshape(-1, 1)  # (S, 1)
         logp = trend_logpdf(self.tree, grid[None, :], f, get=self.get)
@@ -187,8 +212,7 @@ class _Link:
             else:
                 by_domain.setdefault(d, []).append((b, k, n, kind))
         for d, rows in by_domain.items():
-            mean = self.domain_slope[:, d] * t_years if self.domain_slope is not None else 0.0
-            logp = logp + self.domain_loglik(z, d, rows, mean)
+            logp = logp + self.domain_loglik(z, d, rows, self.domain_mean(d, t_years, specialty))
         return logp, f[:, 0]
 
     def domain_loglik(self, z: np.ndarray, d: int, rows, mean=0.0) -> np.ndarray:
@@ -197,7 +221,7 @@ class _Link:
         (Gauss-Hermite, per draw)."""
         total = None
         for node, logw in zip(_GH_NODES, _GH_LOGW):
-            dev = np.asarray(mean + self.domain_sigma[:, d] * node, float).reshape(-1, 1)
+            dev = (np.asarray(mean, float) + self.domain_sigma[:, d] * node).reshape(-1, 1)
             part = logw + sum(self._loglik(z + dev, b, k, n, kind) for b, k, n, kind in rows)
             total = part if total is None else np.logaddexp(total, part)
         return total
@@ -220,7 +244,7 @@ def _live_slice(coarse_logp: np.ndarray, negligible: float = NEGLIGIBLE) -> slic
 
 def sample_log_density(link: _Link, log_n: float, t_years: float, obs, rng, flat_prior: bool = False,
                        stride: int = 1, f: np.ndarray | None = None, locate_draws: int | None = None,
-                       negligible: float = NEGLIGIBLE):
+                       negligible: float = NEGLIGIBLE, specialty: str | None = None):
     """One log density r per posterior draw from p(r | the model's scores, draw), and f(t) per draw.
 
     The trend prior at t times the likelihood (``flat_prior``: the likelihood alone), on the
@@ -236,7 +260,7 @@ def sample_log_density(link: _Link, log_n: float, t_years: float, obs, rng, flat
     f = link.trend_at(t_years)[:, 0] if f is None else np.asarray(f, float).reshape(-1)
 
     def logp_on(lk, grid, ff):
-        lp, _ = lk.grid_logp(log_n, t_years, obs, grid, f=ff)
+        lp, _ = lk.grid_logp(log_n, t_years, obs, grid, f=ff, specialty=specialty)
         return lp - trend_logpdf(lk.tree, grid[None, :], ff[:, None], get=lk.get) if flat_prior else lp
 
     logp = None
@@ -258,7 +282,7 @@ def sample_log_density(link: _Link, log_n: float, t_years: float, obs, rng, flat
     return grid[idx] + rng.uniform(-step / 2, step / 2, len(idx)), f
 
 
-def log_marginal(link: _Link, log_n: float, t_years: float, obs) -> np.ndarray:
+def log_marginal(link: _Link, log_n: float, t_years: float, obs, specialty: str | None = None) -> np.ndarray:
     """Per draw: log of the trend prior x likelihood integrated over the log density r (S,).
 
     Two passes: every COARSE-th grid point locates where the integrand is within
@@ -268,16 +292,16 @@ def log_marginal(link: _Link, log_n: float, t_years: float, obs) -> np.ndarray:
     """
     from scipy.special import logsumexp
 
-    coarse, _ = link.grid_logp(log_n, t_years, obs, GRID[::COARSE])
-    logp, _ = link.grid_logp(log_n, t_years, obs, GRID[_live_slice(coarse)])
+    coarse, _ = link.grid_logp(log_n, t_years, obs, GRID[::COARSE], specialty=specialty)
+    logp, _ = link.grid_logp(log_n, t_years, obs, GRID[_live_slice(coarse)], specialty=specialty)
     return logsumexp(logp, axis=1) + np.log(GRID[1] - GRID[0])
 
 
-def log_predictive(link: _Link, log_n: float, t_years: float, obs) -> float:
+def log_predictive(link: _Link, log_n: float, t_years: float, obs, specialty: str | None = None) -> float:
     """log p(scores of a new model | fitted posterior): the trend prior integrated over r on the grid."""
     from scipy.special import logsumexp
 
-    per_draw = log_marginal(link, log_n, t_years, obs)
+    per_draw = log_marginal(link, log_n, t_years, obs, specialty)
     return float(logsumexp(per_draw) - np.log(len(per_draw)))
 
 
@@ -304,7 +328,7 @@ def place_models(tree: xr.DataTree, models: pd.DataFrame, scores: pd.DataFrame, 
             b = link.benchmarks.index(s["benchmark"])
             n = int(link.n_items[b])
             obs.append((b, int(np.clip(round(float(s["score"]) * n), 0, n)), n, link.kind_index(s.get("source_kind"))))
-        r, f = sample_log_density(link, float(np.log(size)), t, obs, rng)
+        r, f = sample_log_density(link, float(np.log(size)), t, obs, rng, specialty=specialty_of(m))
         med, lo, hi = interval(r, prob)
         rows.append({
             "name": m["name"], "release_date": pd.Timestamp(m["release_date"]).date().isoformat(),
@@ -317,6 +341,19 @@ def place_models(tree: xr.DataTree, models: pd.DataFrame, scores: pd.DataFrame, 
             "beyond_data": bool(pd.Timestamp(m["release_date"]) > last_date),
         })
     return pd.DataFrame(rows)
+
+
+def specialty_of(row) -> str | None:
+    """A models-table row's ``specialty`` (code, math), or None (a general model, or no such column)."""
+    value = row.get("specialty") if hasattr(row, "get") else None
+    return value if isinstance(value, str) and value else None
+
+
+def unit_specialty(inputs, u: int) -> str | None:
+    """Unit u's specialist domain in ``inputs`` (ModelInputs), or None."""
+    if inputs.specialist is None or not inputs.specialist[u].any():
+        return None
+    return inputs.domains[int(np.argmax(inputs.specialist[u]))]
 
 
 def placement_json(df: pd.DataFrame) -> str:

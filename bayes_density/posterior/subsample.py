@@ -46,7 +46,7 @@ from ..inference.diagnostics import diagnostics
 from ..inference.fit import attach_inputs, sample
 from ..model.design import ModelInputs
 from ..model.spec import ModelSpec
-from .placement import _Link, sample_log_density
+from .placement import _Link, sample_log_density, unit_specialty
 
 #: models fitted by NUTS (the rest are placed) and posterior draws used for the placement
 DEFAULT_N_FIT, DEFAULT_PLACEMENT_DRAWS = 300, 250
@@ -108,7 +108,7 @@ def place_units(tree: xr.DataTree, inputs: ModelInputs, units: np.ndarray, seed:
             u = units[j]
             out[:, j], _ = sample_log_density(link, float(inputs.log_params[u]), float(inputs.t[u]), obs[u], rng,
                                               stride=stride, f=f[:, j], locate_draws=LOCATE_DRAWS,
-                                              negligible=NEGLIGIBLE_FAST)
+                                              negligible=NEGLIGIBLE_FAST, specialty=unit_specialty(inputs, u))
 
     n_blocks = -(-len(units) // BLOCK)
     with ThreadPoolExecutor(max_workers=threads or os.cpu_count() or 1) as pool:
