@@ -21,7 +21,7 @@ PAPER5 = ("MMLU", "BBH", "MATH", "HumanEval", "MBPP")
 COLUMNS = {
     "models": ["name", "family", "release_date", "date_source", "params", "active_params", "tokens",
                "base_or_instruct", "open_or_closed", "source", "notes", "derived_from", "derivation",
-               "derivation_source"],
+               "derivation_source", "specialty", "specialty_source"],
     "scores": ["model", "benchmark", "score", "shots", "cot", "harness", "source", "source_kind"],
     "benchmarks": ["name", "n_items", "chance", "answer_type", "source", "family", "domain", "scoring"],
     "targets": ["target", "benchmark", "score", "shots", "source"],
@@ -319,3 +319,15 @@ def test_no_cross_table_copy_from_one_report(t):
             & s.source.str.contains("Qwen Technical Report")].iloc[[0]].copy()
     row["benchmark"] = "MMLU"  # the excluded row put back: the check finds it
     assert [c[0] for c in report_clashes(pd.concat([s, row]))] == ["Qwen-7B"]
+
+
+def test_specialists_are_the_code_model_families_and_each_is_sourced(t):
+    """models.csv ``specialty`` comes from curation/specialists.csv: every flagged model's family is
+    a code family there, with a source, and no general model (GPT-J, Llama, ...) is flagged."""
+    m = t["models"]
+    flagged = m[m["specialty"].notna() & (m["specialty"] != "")]
+    assert set(flagged["specialty"]) == {"code"}
+    assert flagged["specialty_source"].str.contains("arXiv|qwenlm.github.io").all()
+    assert set(flagged["family"]) == {"CodeLlama", "CodeQwen1.5", "DeepSeek-Coder", "DeepSeek-Coder-V2",
+                                      "Qwen2.5-Coder", "StarCoder", "StarCoder2"}
+    assert not m.loc[m["name"].isin(["GPT-J-6B", "Llama-2-7B", "Qwen2.5-7B"]), "specialty"].fillna("").any()

@@ -51,6 +51,16 @@ def set_cell(file: str, row: int, column: str, value: str):
     return edit
 
 
+def add_column(file: str, column: str, values: dict[int, str]):
+    """Edit: append ``column``, empty but for data rows (1-based) given in ``values``."""
+    def edit(d: Path):
+        header, rows = read_csv_rows(d / file)
+        for i, r in enumerate(rows, start=1):
+            r.append(values.get(i, ""))
+        write_csv_rows(d / file, header + [column], rows)
+    return edit
+
+
 def rename_column(file: str, old: str, new: str):
     def edit(d: Path):
         header, rows = read_csv_rows(d / file)
@@ -169,6 +179,8 @@ CASES = [
      2, "score", ["divide by 100"]),
     ("choices", "models.csv", set_cell("models.csv", 4, "base_or_instruct", "Instruct"),
      4, "base_or_instruct", ["'Instruct' is not one of: base, instruct", "did you mean 'instruct'?"]),
+    ("choices-specialty", "models.csv", add_column("models.csv", "specialty", {4: "coding"}),
+     4, "specialty", ["'coding' is not one of: code, math"]),
     ("choices-benchmark", "benchmarks.csv", set_cell("benchmarks.csv", 3, "answer_type", "code"),
      3, "answer_type", ["not one of: multiple_choice, generated, two_way"]),
     ("bad-int", "scores.csv", set_cell("scores.csv", 1, "shots", "five"),

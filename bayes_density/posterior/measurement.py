@@ -64,7 +64,8 @@ def source_offset_table(tree: xr.DataTree, prob: float = DEFAULT_PROB) -> pd.Dat
 
 
 def domain_table(tree: xr.DataTree, prob: float = DEFAULT_PROB) -> pd.DataFrame:
-    """Per domain: sd of deviations (nats), and with domain trends the domain's slope and doubling time.
+    """Per domain: sd of deviations (nats), the specialists' mean deviation (models.csv ``specialty``,
+    nats) where the run has specialists, and with domain trends the domain's slope and doubling time.
 
     ``slope_per_year`` is the general slope plus the domain's own (``domain_slope``);
     the domain slope acts on the loss axis, which near the anchor is log effective
@@ -78,6 +79,11 @@ def domain_table(tree: xr.DataTree, prob: float = DEFAULT_PROB) -> pd.DataFrame:
     rows = []
     for d, dom in enumerate(doms):
         rows.append({"domain": dom, "quantity": "deviation_sd", **_interval_row(sig[:, d], prob), "unit": "nats"})
+        if "specialist_shift" in post and dom in post["specialist_domain"].to_numpy().astype(str):
+            j = list(post["specialist_domain"].to_numpy().astype(str)).index(dom)
+            shift = draws(tree, "specialist_shift")[:, j]
+            rows.append({"domain": dom, "quantity": "specialists_mean", **_interval_row(shift, prob), "unit": "nats",
+                         "p_positive": float(np.mean(shift > 0))})
         if "domain_slope" in post:
             extra = draws(tree, "domain_slope")[:, d]
             rows.append({"domain": dom, "quantity": "slope_minus_general", **_interval_row(extra, prob),
