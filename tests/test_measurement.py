@@ -91,6 +91,30 @@ def test_variants_can_be_named_alone_or_excluded():
     assert names == ["BBH", "MMLU"]
 
 
+def test_fixed_floors_stay_nominal_and_are_a_structure_change():
+    """[measurement] fixed_floors: the named variants' floors are not sampled (the model has no
+    floor variable for them and uses the nominal chance); an unknown name is an error."""
+    import pytest
+
+    from bayes_density.errors import SelectionError
+    from bayes_density.model.joint import build_model, structure_key
+    from bayes_density.model.simulate import synthetic_inputs
+
+    from .conftest import sim_spec
+
+    spec = sim_spec(learn_floors=True)
+    inputs = synthetic_inputs(15, seed=2, measurement=True)
+    gen = list(inputs.floor_index(True))
+    key = structure_key(inputs, spec)
+    inputs.floor_fixed = np.isin(np.arange(len(inputs.benchmarks)), gen[:1])
+    assert list(inputs.floor_index(True)) == gen[1:]
+    model = build_model(inputs, spec)
+    assert list(model.coords["generated_variant"]) == [inputs.benchmarks[b] for b in gen[1:]]
+    assert structure_key(inputs, spec) != key
+    with pytest.raises(SelectionError, match="NoSuchBench"):
+        select_benchmarks(_bench_table(), ModelSpec(benchmarks=("BBH",), fixed_floors=("NoSuchBench",)))
+
+
 def test_recovery_of_the_specialists_shift_and_its_use_in_placement():
     """Every 4th simulated model specialises in code (a shared shift of +2 nats in its code
     deviation): the fit recovers the shift and the generalists' spread, saves the flags in the

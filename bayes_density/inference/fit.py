@@ -223,6 +223,7 @@ def attach_inputs(tree: xr.DataTree, inputs: ModelInputs, spec: ModelSpec) -> xr
         targets=json.dumps(inputs.targets),
         families=json.dumps(inputs.family_names()),
         domains=json.dumps(inputs.domains),
+        floor_fixed=json.dumps(inputs.floor_fixed.astype(int).tolist() if inputs.floor_fixed is not None else None),
         specialist=json.dumps(inputs.specialist.astype(int).tolist() if inputs.specialist is not None else None),
         source_kinds=json.dumps(inputs.kinds),
         trend=spec.trend,

@@ -230,6 +230,8 @@ def inputs_from_tree(tree: xr.DataTree) -> ModelInputs:
         out.kinds = json.loads(tree.attrs.get("source_kinds", "[]"))
         out.obs_kind = c["obs_kind"].to_numpy().astype(int)
         out.offset_mask = offset_identified(out)
+        fixed = json.loads(tree.attrs.get("floor_fixed", "null"))
+        out.floor_fixed = None if fixed is None else np.asarray(fixed, bool)
         flags = json.loads(tree.attrs.get("specialist", "null"))
         out.specialist = None if flags is None else np.asarray(flags, bool).reshape(len(out.units), len(out.domains))
     return out

@@ -88,6 +88,9 @@ class ModelInputs:
     # (units, domains) bool: the unit is a specialist in the domain (models.csv ``specialty``, with the
     # spec's [measurement] specialists); None: no specialists modelled
     specialist: np.ndarray | None = None
+    # per benchmark: True where the chance floor stays nominal although floors are learned (spec
+    # [measurement] fixed_floors); None: every floor learned
+    floor_fixed: np.ndarray | None = None
 
     def specialist_domains(self) -> list[int]:
         """Indices of the domains with at least one specialist unit (each gets a mean shift)."""
@@ -167,7 +170,8 @@ class ModelInputs:
     def floor_index(self, generated: bool = False) -> np.ndarray:
         """Benchmarks with a nominal chance floor above 0 (multiple choice), or of 0 (generated)."""
         chance = np.asarray(self.chance)
-        return np.flatnonzero(chance == 0 if generated else chance > 0)
+        learn = np.ones(len(chance), bool) if self.floor_fixed is None else ~np.asarray(self.floor_fixed, bool)
+        return np.flatnonzero((chance == 0 if generated else chance > 0) & learn)
 
     def domain_of(self) -> np.ndarray:
         """Per benchmark, the index of its modelled domain, -1 for general capability."""
@@ -366,6 +370,8 @@ def prepare(data, spec: ModelSpec) -> ModelInputs:
                        **dict(zip(ref_names, ref_rows["release_date"]))},
     )
     _measurement_layout(inputs, spec, bench, family, obs)
+    if spec.fixed_floors:
+        inputs.floor_fixed = np.isin(np.asarray(benchmarks, dtype=object), list(spec.fixed_floors))
     if spec.specialists and inputs.domains:
         spec_of = data.models.set_index("name")["specialty"] if "specialty" in data.models else pd.Series(dtype=object)
         kinds = [spec_of.get(u) if u in spec_of.index else None for u in models + ref_names] + [None] * len(targets)
@@ -404,7 +410,8 @@ def select_benchmarks(bench: pd.DataFrame, spec: ModelSpec) -> tuple[list[str], 
     """
     family = benchmark_families(bench)
     known = set(bench.index) | set(family)
-    unknown = [b for b in list(spec.benchmarks) + list(spec.exclude_variants) if b not in known]
+    unknown = [b for b in list(spec.benchmarks) + list(spec.exclude_variants) + list(spec.fixed_floors)
+               if b not in known]
     if unknown:
         raise SelectionError(
             f"{spec.source}: [data] benchmarks {unknown} are not in benchmarks.csv; "

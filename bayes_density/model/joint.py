@@ -436,6 +436,7 @@ def structure_key(inputs: ModelInputs, spec: ModelSpec) -> tuple:
             len(inputs.loss) > 0, inputs.log_d0, spec.trend, spec.frontier, spec.quantile, spec.jump,
             tuple(inputs.family_of()), tuple(inputs.domain_of()), len(inputs.domains), tuple(inputs.kinds),
             spec.domain_trends, spec.learn_floors, spec.robust_scores, tuple(inputs.specialist_domains()),
+            tuple(inputs.floor_index()), tuple(inputs.floor_index(True)),
             None if inputs.offset_mask is None else inputs.offset_mask.tobytes(),
             tuple(sorted((k, tuple(v)) for k, v in spec.priors.items())))
 

@@ -58,6 +58,9 @@ class ModelSpec:
     domains: tuple[str, ...] = ("code", "math")
     domain_trends: bool = False
     learn_floors: bool = True
+    # variants whose chance floor stays at its nominal value even with learn_floors: the data do
+    # not reach it (no weak model scored there), so a learned floor only trades off with the link
+    fixed_floors: tuple[str, ...] = ()
     # models flagged as specialists in a domain (models.csv ``specialty``, e.g. CodeLlama: code)
     # get a shared mean shift of their deviation in that domain (model.joint docstring)
     specialists: bool = False
@@ -146,7 +149,7 @@ _LAYOUT = {
     "measurement": {
         "exclude_variants": "exclude_variants", "source_effects": "source_effects", "domains": "domains",
         "domain_trends": "domain_trends", "learn_floors": "learn_floors", "robust_scores": "robust_scores",
-        "specialists": "specialists",
+        "specialists": "specialists", "fixed_floors": "fixed_floors",
     },
     "loss": {"D0": "d0", "mode": "loss_mode", "drop_highest": "drop_highest_losses"},
     "target": {"names": "targets"},
