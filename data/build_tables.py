@@ -1069,8 +1069,9 @@ def add_specialty(models: pd.DataFrame) -> pd.DataFrame:
     d = read_curation("specialists.csv")
     if d.family.duplicated().any():
         raise SystemExit(f"specialists.csv: duplicate rows for {sorted(set(d.family[d.family.duplicated()]))}")
+    families = set(models.family)
     for r in d.itertuples(index=False):
-        if r.family not in set(models.family):
+        if r.family not in families:
             raise SystemExit(f"specialists.csv: family {r.family!r} is not in models.csv")
         if r.specialty not in SPECIALTIES:
             raise SystemExit(f"specialists.csv: {r.family}: specialty {r.specialty!r} not one of {SPECIALTIES}")

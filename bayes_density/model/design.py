@@ -374,7 +374,7 @@ def prepare(data, spec: ModelSpec) -> ModelInputs:
         inputs.floor_fixed = np.isin(np.asarray(benchmarks, dtype=object), list(spec.fixed_floors))
     if spec.specialists and inputs.domains:
         spec_of = data.models.set_index("name")["specialty"] if "specialty" in data.models else pd.Series(dtype=object)
-        kinds = [spec_of.get(u) if u in spec_of.index else None for u in models + ref_names] + [None] * len(targets)
+        kinds = [spec_of.get(u) for u in models + ref_names] + [None] * len(targets)
         inputs.specialist = np.array([[k == d for d in inputs.domains] for k in kinds], bool).reshape(-1, len(inputs.domains))
     if spec.loss_mode == "joint":
         losses = data.losses.sort_values("loss")

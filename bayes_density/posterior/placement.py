@@ -185,9 +185,7 @@ class _Link:
 
     def unit_specialty(self, u: int) -> str | None:
         """Fitted unit u's specialist domain (the run's flags), or None."""
-        if self.unit_flags is None or self.unit_flags.size == 0 or not self.unit_flags[u].any():
-            return None
-        return self.domain_names[int(np.argmax(self.unit_flags[u]))]
+        return flagged_domain(self.unit_flags, self.domain_names, u)
 
     def grid_logp(self, log_n: float, t_years: float, obs, grid: np.ndarray = GRID,
                   f: np.ndarray | None = None, specialty: str | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -349,11 +347,16 @@ def specialty_of(row) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+def flagged_domain(flags: np.ndarray | None, domains: list[str], u: int) -> str | None:
+    """The domain unit u is flagged in by ``flags`` ((units, domains) bool, or None), or None."""
+    if flags is None or flags.size == 0 or not flags[u].any():
+        return None
+    return domains[int(np.argmax(flags[u]))]
+
+
 def unit_specialty(inputs, u: int) -> str | None:
     """Unit u's specialist domain in ``inputs`` (ModelInputs), or None."""
-    if inputs.specialist is None or not inputs.specialist[u].any():
-        return None
-    return inputs.domains[int(np.argmax(inputs.specialist[u]))]
+    return flagged_domain(inputs.specialist, inputs.domains, u)
 
 
 def placement_json(df: pd.DataFrame) -> str:
