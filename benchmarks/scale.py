@@ -5,7 +5,7 @@
                                [--pilot-tune 50] [--pilot-draws 50] [--no-pilot-calibration]
                                [--advi-iter 10000] [--fast-draws 1000] [--subsample-n 300]
                                [--subsample-chains 4] [--subsample-draws 500] [--subsample-tune 500]
-                               [--placement-draws 250] [--seed 1] [--data-seed 5]
+                               [--placement-draws 250] [--seed 1] [--init jitter|advi] [--data-seed 5]
                                [--timeout 3600] [--json out.json]
 
 For each size a data set is drawn from the model itself
@@ -266,6 +266,8 @@ def main(argv=None) -> int:
     ap.add_argument("--placement-draws", type=int, default=250,
                     help="subsample fast path: posterior draws kept and used to place the other models")
     ap.add_argument("--seed", type=int, default=1, help="sampler / optimiser seed")
+    ap.add_argument("--init", choices=("jitter", "advi"), default="jitter",
+                    help="where NUTS chains start (bayes_density.inference.init)")
     ap.add_argument("--data-seed", type=int, default=5, help="seed of the simulated data sets")
     ap.add_argument("--timeout", type=float, default=3600, help="per worker process (s)")
     ap.add_argument("--json", help="write all results to this file")
@@ -282,7 +284,7 @@ def main(argv=None) -> int:
     cores = os.cpu_count() or 1
     from bayes_density.model.simulate import simulate, synthetic_inputs
 
-    spec = C.sim_spec(draws=a.draws, tune=a.tune, chains=a.chains, seed=a.seed)
+    spec = C.sim_spec(draws=a.draws, tune=a.tune, chains=a.chains, seed=a.seed, init=a.init)
     print(f"NUTS: {a.chains} chains x {a.draws} draws (+{a.tune} tune) on {min(a.chains, cores)} of {cores} cores "
           f"up to {a.nuts_max_models} models; above: pilot 1 chain x {a.pilot_tune} tune + {a.pilot_draws} draws. "
           f"Fast path: {', '.join(methods)} ({a.advi_iter} ADVI steps), {a.fast_draws} draws. Seed {a.seed}, "

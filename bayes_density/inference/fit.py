@@ -19,6 +19,7 @@ import xarray as xr
 from ..model.design import ModelInputs
 from ..model.joint import LOG_DREF, LOG_NREF, build_model, packed_data
 from ..model.spec import ModelSpec
+from .init import INITS, advi_start, initial_point_function
 from .run import atomic_write, inputs_from_tree, load, save, spec_of  # noqa: F401  (their old home)
 
 SAMPLE_DIMS = ("chain", "draw")
@@ -103,6 +104,7 @@ def sample(
     shared_data: bool = False,
     cores: int | None = None,
     mass_matrix_gamma: float = LOW_RANK_GAMMA,
+    init: str | None = None,
 ) -> xr.DataTree:
     """Fit the joint model; ``sampler`` is ``nutpie`` (default) or ``pymc`` (PyMC's own NUTS).
 
@@ -115,10 +117,15 @@ def sample(
     1 when several fits run side by side in separate processes.
     ``mass_matrix_gamma``: regularisation of the low-rank estimate (see ``LOW_RANK_GAMMA``).
     ``shared_data``: compile for swapping data sets at once (see :func:`compile_model`; sweeps).
+    ``init``: where chains start, ``"jitter"`` or ``"advi"`` (default: the spec's; nutpie only;
+    :mod:`bayes_density.inference.init`).
     """
     import nutpie
 
     seed = spec.seed if seed is None else seed
+    init = spec.init if init is None else init
+    if init not in INITS:
+        raise ValueError(f"init must be one of {', '.join(INITS)}, got {init!r}")
     draws = spec.draws if draws is None else draws
     tune = spec.tune if tune is None else tune
     chains = spec.chains if chains is None else chains
@@ -128,6 +135,9 @@ def sample(
     if sampler == "nutpie":
         compiled = compile_model(model, inputs, spec, cache=cache, shared_data=shared_data)
         t_compiled = time.perf_counter()
+        if init == "advi":
+            compiled = _advi_started(compiled, model, seed)
+        t_init = time.perf_counter()
         tree = nutpie.sample(
             compiled, draws=draws, tune=tune, chains=chains, seed=seed,
             progress_bar=progress, cores=cores, adaptation=adaptation,
@@ -139,7 +149,7 @@ def sample(
     elif sampler == "pymc":
         from pymc.model.transform.optimization import freeze_dims_and_data
 
-        t_compiled = time.perf_counter()
+        t_compiled = t_init = time.perf_counter()
         with freeze_dims_and_data(model):  # the same frozen graph nutpie samples (compile_model)
             tree = pm.sample(draws=draws, tune=tune, chains=chains, random_seed=seed,
                              progressbar=progress, cores=cores,
@@ -153,11 +163,21 @@ def sample(
             pm.compute_log_likelihood(tree, var_names=["k"], extend_inferencedata=True, progressbar=False)
     tree = attach_inputs(tree, inputs, spec)
     tree.attrs.update(
-        seed=int(seed), sampler=sampler, draws=int(draws), tune=int(tune), chains=int(chains),
-        time_compile_s=float(t_compiled - t_start), time_sample_s=float(t_sampled - t_compiled),
+        seed=int(seed), sampler=sampler, draws=int(draws), tune=int(tune), chains=int(chains), init=init,
+        time_compile_s=float(t_compiled - t_start), time_init_s=float(t_init - t_compiled),
+        time_sample_s=float(t_sampled - t_init),
         time_total_s=float(time.perf_counter() - t_start),
     )
     return tree
+
+
+def _advi_started(compiled, model: pm.Model, seed: int):
+    """``compiled`` with each chain starting at its own draw from a short ADVI fit (``init.py``)."""
+    import dataclasses
+
+    mu, sd, ordering = advi_start(model, seed)
+    start = initial_point_function(compiled.shape_info[0], compiled.n_dim, mu, sd, ordering, seed)
+    return dataclasses.replace(compiled, initial_point_func=start)
 
 
 def _relabel(tree: xr.DataTree, model: pm.Model) -> xr.DataTree:

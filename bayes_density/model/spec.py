@@ -80,6 +80,9 @@ class ModelSpec:
     tune: int = 1000
     chains: int = 4
     seed: int = 1
+    # where chains start: "jitter" (the prior's support point + U(-1, 1)) or "advi" (each chain at
+    # its own draw from a short mean-field ADVI fit; bayes_density.inference.init)
+    init: str = "jitter"
     source: str = "<built-in>"
 
     def replace(self, **changes) -> "ModelSpec":
@@ -107,6 +110,8 @@ class ModelSpec:
             if self.frontier:
                 raise SpecError(f"{where}: [trend] quantile = {self.quantile} is a frontier form of its own "
                                 "(asymmetric Laplace); set frontier = false with it")
+        if self.init not in ("jitter", "advi"):
+            raise SpecError(f"{where}: [sampler] init = {self.init!r}; choose 'jitter' or 'advi'")
         if not isinstance(self.specialists, bool):
             raise SpecError(f"{where}: [measurement] specialists = {self.specialists!r}; true or false")
         if not isinstance(self.robust_scores, bool):
@@ -153,7 +158,7 @@ _LAYOUT = {
     },
     "loss": {"D0": "d0", "mode": "loss_mode", "drop_highest": "drop_highest_losses"},
     "target": {"names": "targets"},
-    "sampler": {"draws": "draws", "tune": "tune", "chains": "chains", "seed": "seed"},
+    "sampler": {"draws": "draws", "tune": "tune", "chains": "chains", "seed": "seed", "init": "init"},
 }
 
 
