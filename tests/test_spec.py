@@ -36,3 +36,30 @@ def test_bad_specs(tmp_path, body, message):
     with pytest.raises(SpecError) as e:
         load_spec(p)
     assert message in str(e.value) and str(p) in str(e.value)
+
+
+def test_extends_takes_the_parent_and_changes_key_by_key(tmp_path):
+    (tmp_path / "base.toml").write_text(
+        'extends = "default"\nname = "base"\n[trend]\nform = "break"\n[priors]\nslope = [0.0, 2.0]\n')
+    (tmp_path / "child.toml").write_text(
+        'extends = "base"\n[measurement]\nrobust_scores = true\n[priors]\njump = [0.0, 0.5]\n')
+    child, default = load_spec(tmp_path / "child.toml"), load_spec("default")
+    assert child.name == "child"  # no name of its own: its file's
+    assert child.trend == "break" and child.robust_scores  # from the parent, and its own
+    assert child.priors == {**default.priors, "slope": [0.0, 2.0], "jump": [0.0, 0.5]}  # priors merged key by key
+    assert child.benchmarks == default.benchmarks and child.exclude_variants == default.exclude_variants
+    shipped = load_spec("specialists")  # a shipped child of the default: only its own lines differ
+    diff = {k for k, v in shipped.to_dict().items() if v != default.to_dict()[k]}
+    assert diff == {"name", "description", "specialists", "fixed_floors", "source"}
+
+
+@pytest.mark.parametrize("files, message", [
+    ({"a.toml": 'extends = "nowhere"\n'}, "no such spec"),
+    ({"a.toml": 'extends = "b"\n', "b.toml": 'extends = "a"\n'}, "loops back"),
+    ({"a.toml": "extends = 3\n"}, "extends = 3"),
+])
+def test_bad_extends(tmp_path, files, message):
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    with pytest.raises(SpecError, match=message):
+        load_spec(tmp_path / "a.toml")

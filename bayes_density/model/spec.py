@@ -3,6 +3,12 @@
 A spec says which data to use (benchmarks, reference set, filters), the trend
 form, the loss-law mode, targets, prior overrides and sampler settings. The CLI
 takes a spec by name (``models/NAME.toml``) or by path.
+
+A spec may start from another: ``extends = "default"`` (a shipped name, or a file
+next to this one) takes every setting of that spec and this file changes some, key
+by key within each table (``[priors]`` too); a spec that extends another and sets no
+``name`` is named after its file. ``models/specialists.toml`` is the default plus
+three lines.
 """
 
 from __future__ import annotations
@@ -171,6 +177,37 @@ def available_specs() -> list[str]:
     return sorted(p.stem for p in models_dir().glob("*.toml"))
 
 
+def _read_toml(path: Path, chain: tuple[Path, ...]) -> dict:
+    """The TOML table of ``path`` with its ``extends`` parent's settings merged under it (recursively)."""
+    try:
+        raw = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(f"{path}: not valid TOML: {exc}") from exc
+    if "extends" not in raw:
+        return raw
+    parent_name = raw.pop("extends")
+    if not isinstance(parent_name, str) or not parent_name:
+        raise SpecError(f"{path}: extends = {parent_name!r}; the name of a shipped spec or a .toml path")
+    candidates = [path.parent / parent_name, path.parent / f"{parent_name}.toml", models_dir() / f"{parent_name}.toml"]
+    parent = next((c.resolve() for c in candidates if c.is_file()), None)
+    if parent is None:
+        raise SpecError(f"{path}: extends = {parent_name!r}: no such spec (looked next to this file and among "
+                        f"the shipped specs: {', '.join(available_specs())})")
+    here = path.resolve()
+    if parent in chain + (here,):
+        loop = " -> ".join(str(p) for p in chain + (here, parent))
+        raise SpecError(f"{path}: extends loops back on itself ({loop})")
+    merged = _read_toml(parent, chain + (here,))
+    for key, value in raw.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = {**merged[key], **value}
+        else:
+            merged[key] = value
+    if "name" not in raw:
+        merged["name"] = path.stem
+    return merged
+
+
 def load_spec(name_or_path: str | Path | None = None) -> ModelSpec:
     """Load a spec by shipped name (``default``, ``mean``, ...) or by file path."""
     if name_or_path is None:
@@ -185,10 +222,7 @@ def load_spec(name_or_path: str | Path | None = None) -> ModelSpec:
             )
     if not path.exists():
         raise SpecError(f"{path}: file not found")
-    try:
-        raw = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as exc:
-        raise SpecError(f"{path}: not valid TOML: {exc}") from exc
+    raw = _read_toml(path, ())
     kwargs: dict = {"source": str(path)}
     for section, keys in _LAYOUT.items():
         block = raw if section is None else raw.get(section, {})
