@@ -5,7 +5,7 @@
                                [--pilot-tune 50] [--pilot-draws 50] [--no-pilot-calibration]
                                [--advi-iter 10000] [--fast-draws 1000] [--subsample-n 300]
                                [--subsample-chains 4] [--subsample-draws 500] [--subsample-tune 500]
-                               [--placement-draws 250] [--seed 1] [--init jitter|advi] [--data-seed 5]
+                               [--placement-draws 250] [--seed 1] [--inits jitter,advi] [--data-seed 5]
                                [--timeout 3600] [--json out.json]
 
 For each size a data set is drawn from the model itself
@@ -16,7 +16,9 @@ configuration peak memory, no in-process compile cache):
 
 - ``nuts``: ``fit.sample`` with its defaults (nutpie, low-rank adaptation,
   target_accept 0.9, chains in parallel on min(chains, CPUs) cores), ``--chains``
-  x ``--draws`` after ``--tune``;
+  x ``--draws`` after ``--tune``; ``nuts-advi``: the same with each chain started at
+  its own draw from a short ADVI fit (``init="advi"``, :mod:`bayes_density.inference.init`);
+  ``--inits`` says which of the two run (default both);
 - above ``--nuts-max-models`` models NUTS is not run in full: ``nuts-pilot``
   runs one chain of ``--pilot-tune`` + ``--pilot-draws`` on one core and
   reports its measured seconds per iteration; the ``4x1000 s (extrap.)``
@@ -157,11 +159,14 @@ def worker(a) -> dict:
     cfg = a.worker
     res = {"method": cfg, "base_rss_mb": base}
     t = time.perf_counter()
-    if cfg in ("nuts", "nuts-pilot"):
+    if cfg in ("nuts", "nuts-advi", "nuts-pilot"):
         from bayes_density.inference import fit
 
-        if cfg == "nuts":
-            tree = fit.sample(inputs, spec, progress=False, log_likelihood=False, cache=False)
+        if cfg in ("nuts", "nuts-advi"):
+            tree = fit.sample(inputs, spec, progress=False, log_likelihood=False, cache=False,
+                              init="advi" if cfg == "nuts-advi" else "jitter")
+            # fit s counts the ADVI start too (ESS per second compares like with like)
+            tree.attrs["time_sample_s"] = float(tree.attrs["time_sample_s"]) + float(tree.attrs.get("time_init_s", 0.0))
         else:
             tree = fit.sample(inputs, spec, chains=1, tune=a.pilot_tune, draws=a.pilot_draws, cores=1,
                               progress=False, log_likelihood=False, cache=False)
@@ -266,8 +271,8 @@ def main(argv=None) -> int:
     ap.add_argument("--placement-draws", type=int, default=250,
                     help="subsample fast path: posterior draws kept and used to place the other models")
     ap.add_argument("--seed", type=int, default=1, help="sampler / optimiser seed")
-    ap.add_argument("--init", choices=("jitter", "advi"), default="jitter",
-                    help="where NUTS chains start (bayes_density.inference.init)")
+    ap.add_argument("--inits", default="jitter,advi",
+                    help="NUTS chain starts to compare: jitter (nuts), advi (nuts-advi); comma-separated")
     ap.add_argument("--data-seed", type=int, default=5, help="seed of the simulated data sets")
     ap.add_argument("--timeout", type=float, default=3600, help="per worker process (s)")
     ap.add_argument("--json", help="write all results to this file")
@@ -278,13 +283,17 @@ def main(argv=None) -> int:
 
     sizes = [int(s) for s in a.sizes.split(",") if s.strip()]
     methods = [m.strip() for m in a.fast_methods.split(",") if m.strip()]
+    inits = [m.strip() for m in a.inits.split(",") if m.strip()]
+    if not set(inits) <= {"jitter", "advi"}:
+        ap.error(f"--inits from jitter, advi (got {inits})")
+    nuts_configs = ["nuts" if i == "jitter" else "nuts-advi" for i in inits]
     bad = [m for m in methods if m not in FAST_METHODS]
     if bad or not sizes or min(sizes) < 2:
         ap.error(f"--fast-methods from {', '.join(FAST_METHODS)} (got {bad}); --sizes positive integers")
     cores = os.cpu_count() or 1
     from bayes_density.model.simulate import simulate, synthetic_inputs
 
-    spec = C.sim_spec(draws=a.draws, tune=a.tune, chains=a.chains, seed=a.seed, init=a.init)
+    spec = C.sim_spec(draws=a.draws, tune=a.tune, chains=a.chains, seed=a.seed)
     print(f"NUTS: {a.chains} chains x {a.draws} draws (+{a.tune} tune) on {min(a.chains, cores)} of {cores} cores "
           f"up to {a.nuts_max_models} models; above: pilot 1 chain x {a.pilot_tune} tune + {a.pilot_draws} draws. "
           f"Fast path: {', '.join(methods)} ({a.advi_iter} ADVI steps), {a.fast_draws} draws. Seed {a.seed}, "
@@ -306,7 +315,7 @@ def main(argv=None) -> int:
         payload = C.save_payload((inputs, truth, spec))
         full = n <= a.nuts_max_models
         pilot = (a.pilot_tune + a.pilot_draws > 0) and (not full or a.pilot_calibration)
-        configs = ["nuts"] * full + ["nuts-pilot"] * pilot + methods
+        configs = [n for n in nuts_configs if full] + ["nuts-pilot"] * pilot + methods
         rows = []
         try:
             for cfg in configs:

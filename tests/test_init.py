@@ -79,3 +79,17 @@ def test_stuck_chain_is_flagged_with_what_to_do():
             "divergences": 0, "ebfmi_min": 0.17, "stuck_chains": stuck, "chain_step_sizes": per_chain}
     msg = convergence_problems(diag)[0]
     assert msg.startswith("chain 3 is stuck") and "init = \"advi\"" in msg
+
+
+def test_failed_advi_start_falls_back_to_the_jittered_start(monkeypatch):
+    from bayes_density.inference import fit
+
+    def diverged(*args, **kwargs):
+        raise FloatingPointError("ADVI initialisation diverged (non-finite mean or sd)")
+
+    monkeypatch.setattr(fit, "advi_start", diverged)
+    spec = sim_spec(draws=50, tune=50, chains=2, seed=4, init="advi")
+    inputs, _ = simulate(synthetic_inputs(20, seed=4), spec, seed=4)
+    with pytest.warns(RuntimeWarning, match="ADVI start failed"):
+        tree = fit.sample(inputs, spec, progress=False, log_likelihood=False)
+    assert "jittered support point" in tree.attrs["init_note"] and tree.posterior.sizes["draw"] == 50

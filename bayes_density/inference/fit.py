@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import warnings
 
 import numpy as np
 import pymc as pm
@@ -135,8 +136,13 @@ def sample(
     if sampler == "nutpie":
         compiled = compile_model(model, inputs, spec, cache=cache, shared_data=shared_data)
         t_compiled = time.perf_counter()
+        init_note = ""
         if init == "advi":
-            compiled = _advi_started(compiled, model, seed)
+            try:
+                compiled = _advi_started(compiled, model, seed)
+            except (FloatingPointError, ValueError) as exc:  # ADVI diverged: start as PyMC would
+                init_note = f"ADVI start failed ({str(exc).splitlines()[0]}); chains started from the jittered support point"
+                warnings.warn(init_note, RuntimeWarning, stacklevel=2)
         t_init = time.perf_counter()
         tree = nutpie.sample(
             compiled, draws=draws, tune=tune, chains=chains, seed=seed,
@@ -150,6 +156,7 @@ def sample(
         from pymc.model.transform.optimization import freeze_dims_and_data
 
         t_compiled = t_init = time.perf_counter()
+        init_note = "PyMC's sampler starts from its own initial points" if init == "advi" else ""
         with freeze_dims_and_data(model):  # the same frozen graph nutpie samples (compile_model)
             tree = pm.sample(draws=draws, tune=tune, chains=chains, random_seed=seed,
                              progressbar=progress, cores=cores,
@@ -164,6 +171,7 @@ def sample(
     tree = attach_inputs(tree, inputs, spec)
     tree.attrs.update(
         seed=int(seed), sampler=sampler, draws=int(draws), tune=int(tune), chains=int(chains), init=init,
+        init_note=init_note,
         time_compile_s=float(t_compiled - t_start), time_init_s=float(t_init - t_compiled),
         time_sample_s=float(t_sampled - t_init),
         time_total_s=float(time.perf_counter() - t_start),
