@@ -123,8 +123,8 @@ def convergence_problems(diag: dict) -> list[str]:
             others = [x for i, x in enumerate(steps) if i != c]
             out.append(f"chain {c} is stuck: step size {steps[c]:.3g} against the others' "
                        f"{min(others):.3g}-{max(others):.3g}; its warm-up adapted to a region outside the "
-                       "posterior's bulk (its draws lag the others'); rerun with another --seed, or start the "
-                       "chains from ADVI ([sampler] init = \"advi\")")
+                       "posterior's bulk (its draws lag the others'); rerun with another --seed (and if the spec "
+                       "says [sampler] init = \"jitter\", try init = \"advi\")")
     if diag["rhat_max"] > 1.01:
         out.append(f"R-hat {diag['rhat_max']:.3f} > 1.01 ({diag['rhat_max_var']}): chains disagree; "
                    "run more tuning/draws or check the model for multiple modes")

@@ -86,9 +86,10 @@ class ModelSpec:
     tune: int = 1000
     chains: int = 4
     seed: int = 1
-    # where chains start: "jitter" (the prior's support point + U(-1, 1)) or "advi" (each chain at
-    # its own draw from a short mean-field ADVI fit; bayes_density.inference.init)
-    init: str = "jitter"
+    # where chains start: "advi" (each chain at its own draw from a short mean-field ADVI fit;
+    # bayes_density.inference.init) or "jitter" (the prior's support point + U(-1, 1), PyMC's and
+    # nutpie's own start, which left chains stuck in warm-up at 1,000 simulated models)
+    init: str = "advi"
     source: str = "<built-in>"
 
     def replace(self, **changes) -> "ModelSpec":
