@@ -283,9 +283,11 @@ def main(argv=None) -> int:
 
     sizes = [int(s) for s in a.sizes.split(",") if s.strip()]
     methods = [m.strip() for m in a.fast_methods.split(",") if m.strip()]
+    from bayes_density.model.spec import CHAIN_STARTS
+
     inits = [m.strip() for m in a.inits.split(",") if m.strip()]
-    if not set(inits) <= {"jitter", "advi"}:
-        ap.error(f"--inits from jitter, advi (got {inits})")
+    if not set(inits) <= set(CHAIN_STARTS):
+        ap.error(f"--inits from {', '.join(CHAIN_STARTS)} (got {inits})")
     nuts_configs = ["nuts" if i == "jitter" else "nuts-advi" for i in inits]
     bad = [m for m in methods if m not in FAST_METHODS]
     if bad or not sizes or min(sizes) < 2:
@@ -315,7 +317,7 @@ def main(argv=None) -> int:
         payload = C.save_payload((inputs, truth, spec))
         full = n <= a.nuts_max_models
         pilot = (a.pilot_tune + a.pilot_draws > 0) and (not full or a.pilot_calibration)
-        configs = [n for n in nuts_configs if full] + ["nuts-pilot"] * pilot + methods
+        configs = nuts_configs * full + ["nuts-pilot"] * pilot + methods
         rows = []
         try:
             for cfg in configs:

@@ -63,11 +63,8 @@ posterior; its medians can still be close (they were for ADVI above, k-hat 1.4).
 
 from __future__ import annotations
 
-import contextlib
-import logging
 import math
 import time
-import warnings
 
 import numpy as np
 import pymc as pm
@@ -77,6 +74,7 @@ from ..model.design import ModelInputs
 from ..model.joint import build_model
 from ..model.spec import ModelSpec
 from .fit import attach_inputs
+from .quiet import quiet
 from .diagnostics import NOT_APPLICABLE  # noqa: F401  (old home)
 from .diagnostics import approximate_diagnostics as diagnostics  # noqa: F401  (old name)
 
@@ -145,7 +143,7 @@ def fit_fast(
     seed = int(spec.seed if seed is None else seed)
     model = build_model(inputs, spec)
     t_start = time.perf_counter()
-    with _quiet(progress):
+    with quiet(progress):
         if method == "advi":
             post, info = _advi(model, seed, draws, n_iter, learning_rate, lr_decay, backend, progress)
         else:
@@ -159,10 +157,10 @@ def fit_fast(
         tree["variational"] = xr.DataTree(xr.Dataset({"loss": ("iteration", info.pop("loss"))}))
     flat = info.pop("flat", None)
     if khat and flat is not None:
-        with _quiet(progress):
+        with quiet(progress):
             info["fast_khat"] = _psis_khat(model, flat, seed, backend)
     if log_likelihood:
-        with model, _quiet(progress):
+        with model, quiet(progress):
             pm.compute_log_likelihood(tree, var_names=["k"], extend_inferencedata=True, progressbar=False)
     tree = attach_inputs(tree, inputs, spec)
     t_compile = info.pop("t_compile")
@@ -177,26 +175,6 @@ def fit_fast(
 # ---------------------------------------------------------------------------
 # methods
 # ---------------------------------------------------------------------------
-
-@contextlib.contextmanager
-def _quiet(progress: bool):
-    """Silence PyMC / pymc-extras info logging and warnings unless ``progress``; restore after."""
-    if progress:
-        yield
-        return
-    loggers = [logging.getLogger(n) for n in ("pymc", "pymc_extras")]
-    levels = [lg.level for lg in loggers]
-    try:
-        for lg in loggers:
-            lg.setLevel(logging.ERROR)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            warnings.simplefilter("ignore", RuntimeWarning)
-            yield
-    finally:
-        for lg, lv in zip(loggers, levels):
-            lg.setLevel(lv)
-
 
 def _advi(model, seed, draws, n_iter, learning_rate, lr_decay, backend, progress):
     import pytensor

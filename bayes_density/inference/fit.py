@@ -19,8 +19,8 @@ import xarray as xr
 
 from ..model.design import ModelInputs
 from ..model.joint import LOG_DREF, LOG_NREF, build_model, packed_data
-from ..model.spec import ModelSpec
-from .init import INITS, advi_start, initial_point_function
+from ..model.spec import CHAIN_STARTS, ModelSpec
+from .init import advi_start, initial_point_function
 from .run import atomic_write, inputs_from_tree, load, save, spec_of  # noqa: F401  (their old home)
 
 SAMPLE_DIMS = ("chain", "draw")
@@ -125,8 +125,8 @@ def sample(
 
     seed = spec.seed if seed is None else seed
     init = spec.init if init is None else init
-    if init not in INITS:
-        raise ValueError(f"init must be one of {', '.join(INITS)}, got {init!r}")
+    if init not in CHAIN_STARTS:
+        raise ValueError(f"init must be one of {', '.join(CHAIN_STARTS)}, got {init!r}")
     draws = spec.draws if draws is None else draws
     tune = spec.tune if tune is None else tune
     chains = spec.chains if chains is None else chains

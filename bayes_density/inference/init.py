@@ -24,13 +24,11 @@ intervals. If ADVI diverges the chains fall back to the jittered start (with a w
 
 from __future__ import annotations
 
-import logging
-import warnings
-
 import numpy as np
 import pymc as pm
 
-INITS = ("jitter", "advi")
+from .quiet import quiet
+
 ADVI_STEPS = 5000
 ADVI_LEARNING_RATE = 0.02
 
@@ -41,18 +39,9 @@ def advi_start(model: pm.Model, seed: int, n_iter: int = ADVI_STEPS) -> tuple[np
     ``ordering`` maps each value variable's name to its slice of the flat vectors.
     Raises ``FloatingPointError`` when ADVI diverges.
     """
-    loggers = [logging.getLogger(n) for n in ("pymc",)]
-    levels = [lg.level for lg in loggers]
-    try:
-        for lg in loggers:
-            lg.setLevel(logging.ERROR)
-        with warnings.catch_warnings(), model:
-            warnings.simplefilter("ignore")
-            approx = pm.fit(n=int(n_iter), method="advi", random_seed=int(seed), progressbar=False,
-                            obj_optimizer=pm.adam(learning_rate=ADVI_LEARNING_RATE))
-    finally:
-        for lg, lv in zip(loggers, levels):
-            lg.setLevel(lv)
+    with quiet(), model:
+        approx = pm.fit(n=int(n_iter), method="advi", random_seed=int(seed), progressbar=False,
+                        obj_optimizer=pm.adam(learning_rate=ADVI_LEARNING_RATE))
     mu, sd = np.asarray(approx.mean.eval()), np.asarray(approx.std.eval())
     if not (np.all(np.isfinite(mu)) and np.all(np.isfinite(sd))):
         raise FloatingPointError("ADVI initialisation diverged (non-finite mean or sd)")
@@ -70,9 +59,8 @@ def initial_point_function(names, n_dim: int, mu: np.ndarray, sd: np.ndarray, or
     if size != n_dim:
         raise ValueError(f"ADVI's unconstrained space has {size} coordinates, the compiled model {n_dim}")
 
-    def start(chain_seed=None):
-        key = [int(seed)] + [int(v) for v in np.ravel(np.asarray(chain_seed if chain_seed is not None else 0))]
-        rng = np.random.default_rng(np.random.SeedSequence([abs(k) for k in key]))
+    def start(chain_seed: int = 0):  # nutpie passes each chain's own non-negative integer seed
+        rng = np.random.default_rng(np.random.SeedSequence([int(seed), int(chain_seed)]))
         z = mu + sd * rng.standard_normal(mu.shape)
         return np.concatenate([z[s] for s in slices]).astype("float64")
 

@@ -27,6 +27,7 @@ from ..errors import SpecError
 from .priors import PRIORS
 
 TREND_FORMS = ("linear", "break", "changepoint")
+CHAIN_STARTS = ("advi", "jitter")  # [sampler] init: bayes_density.inference.init
 
 
 @dataclass(frozen=True)
@@ -117,8 +118,8 @@ class ModelSpec:
             if self.frontier:
                 raise SpecError(f"{where}: [trend] quantile = {self.quantile} is a frontier form of its own "
                                 "(asymmetric Laplace); set frontier = false with it")
-        if self.init not in ("jitter", "advi"):
-            raise SpecError(f"{where}: [sampler] init = {self.init!r}; choose 'jitter' or 'advi'")
+        if self.init not in CHAIN_STARTS:
+            raise SpecError(f"{where}: [sampler] init = {self.init!r}; choose one of {', '.join(CHAIN_STARTS)}")
         if not isinstance(self.specialists, bool):
             raise SpecError(f"{where}: [measurement] specialists = {self.specialists!r}; true or false")
         if not isinstance(self.robust_scores, bool):
