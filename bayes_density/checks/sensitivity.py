@@ -7,15 +7,12 @@ the current model code to match the run's variables.
 
 from __future__ import annotations
 
-import contextlib
-import logging
-import warnings
-
 import arviz as az
 import numpy as np
 import pandas as pd
 import xarray as xr
 
+from ..inference.quiet import quiet
 from ..inference.run import Run
 from ..model.joint import build_model
 
@@ -34,18 +31,6 @@ SENSITIVITY_VARS = ("slope", "slope_after", "intercept", "link_kappa", "link_mu"
 # prior predictive and prior sensitivity (rebuild the model from the run)
 # ---------------------------------------------------------------------------
 
-@contextlib.contextmanager
-def _quiet(logger: str):
-    """Silence a library logger (PyMC's 'Sampling: [...]', psense's advice) for the duration."""
-    log = logging.getLogger(logger)
-    old = log.level
-    log.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        log.setLevel(old)
-
-
 def _rebuild(tree: xr.DataTree):
     run = Run.of(tree)
     inputs, spec = run.inputs, run.spec
@@ -63,8 +48,7 @@ def prior_predictive(tree: xr.DataTree, draws: int = 500, seed: int = 0) -> pd.D
     import pymc as pm
 
     inputs, spec, model = _rebuild(tree)
-    with model, warnings.catch_warnings(), _quiet("pymc"):
-        warnings.simplefilter("ignore")
+    with model, quiet(loggers=("pymc",), all_warnings=True):
         prior = pm.sample_prior_predictive(draws=draws, var_names=["k"], random_seed=seed)
     k = prior.prior_predictive["k"] if "prior_predictive" in prior.children else prior["prior_predictive"]["k"]
     s = k.to_numpy().reshape(-1, inputs.n_obs) / inputs.obs_n[None, :]
@@ -120,8 +104,7 @@ def prior_sensitivity(tree: xr.DataTree, var_names=SENSITIVITY_VARS) -> pd.DataF
     if missing:
         raise ValueError(f"the run's posterior lacks {missing}: it was fitted with another version of the model")
     t = xr.DataTree.from_dict({"posterior": tree.posterior.to_dataset()})
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with quiet(loggers=(), all_warnings=True):
         pm.compute_log_prior(t, model=model, progressbar=False)
         pm.compute_log_likelihood(t, model=model, progressbar=False)
     names = [v for v in var_names if v in tree.posterior]
@@ -129,8 +112,7 @@ def prior_sensitivity(tree: xr.DataTree, var_names=SENSITIVITY_VARS) -> pd.DataF
     for label, priors in prior_groups(free).items():
         if not priors:
             continue
-        with warnings.catch_warnings(), _quiet("arviz_stats"):
-            warnings.simplefilter("ignore")
+        with quiet(loggers=("arviz_stats",), all_warnings=True):
             df = az.psense_summary(t, var_names=names, prior_var_names=priors)
         df = df.reset_index(names="quantity")
         df.insert(0, "priors", label)
