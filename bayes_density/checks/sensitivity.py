@@ -26,7 +26,6 @@ LATENT_VARS = ("log_density", "target_log_neff")
 SENSITIVITY_VARS = ("slope", "slope_after", "intercept", "link_kappa", "link_mu", "ceiling")
 
 
-
 # ---------------------------------------------------------------------------
 # prior predictive and prior sensitivity (rebuild the model from the run)
 # ---------------------------------------------------------------------------

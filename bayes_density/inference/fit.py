@@ -183,9 +183,8 @@ def _advi_started(compiled, model: pm.Model, seed: int):
     """``compiled`` with each chain starting at its own draw from a short ADVI fit (``init.py``)."""
     import dataclasses
 
-    mu, sd, ordering = advi_start(model, seed)
-    start = initial_point_function(compiled.shape_info[0], compiled.n_dim, mu, sd, ordering, seed)
-    return dataclasses.replace(compiled, initial_point_func=start)
+    mu, sd = advi_start(compiled, model, seed)
+    return dataclasses.replace(compiled, initial_point_func=initial_point_function(mu, sd, seed))
 
 
 def _relabel(tree: xr.DataTree, model: pm.Model) -> xr.DataTree:
