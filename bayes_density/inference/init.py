@@ -30,9 +30,10 @@ models, 4 x 1000 draws, seed 1, 2026-12-04): from the jittered start two chains 
 divergences, max R-hat 1.005, min bulk ESS 1,066, 406 s in all (ADVI included), the
 true doubling time recovered (3.19 vs 3.20 months), 90% of true densities in their 90%
 intervals (that was PyMC's ``pm.fit``; on the compiled model, same data: 0 divergences, R-hat
-1.007, bulk ESS 1,132, 423 s). On the shipped default spec ADVI takes 1.2-1.4 s here against
-``pm.fit``'s 10.9 s, to the same optimum (log density at the mean -4,844 / -4,852 for seeds 1 / 2,
-``pm.fit`` -4,848). If ADVI diverges the chains fall back to the jittered start (with a warning).
+1.007, bulk ESS 1,132, 423 s). On the shipped default spec ADVI takes 1.3-1.7 s here against
+``pm.fit``'s 11-13 s (``benchmarks/advi_start.py``, seeds 1 and 2), to the same kind of optimum
+(log density at the mean -4,844 / -4,852 against ``pm.fit``'s -4,848 / -4,832; sds alike).
+If ADVI diverges the chains fall back to the jittered start (with a warning).
 """
 
 from __future__ import annotations
