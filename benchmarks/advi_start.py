@@ -18,7 +18,7 @@ import pymc as pm
 
 from bayes_density.data.io import load_data
 from bayes_density.inference.fit import compile_model
-from bayes_density.inference.init import ADVI_LEARNING_RATE, _LogpGrad, advi_start
+from bayes_density.inference.init import ADVI_LEARNING_RATE, LogpGrad, advi_start, flat_point
 from bayes_density.inference.quiet import quiet
 from bayes_density.model.design import prepare
 from bayes_density.model.joint import build_model
@@ -31,12 +31,7 @@ def pymc_advi_mean(model: pm.Model, compiled, seed: int, steps: int) -> np.ndarr
         approx = pm.fit(n=steps, method="advi", random_seed=seed, progressbar=False,
                         obj_optimizer=pm.adam(learning_rate=ADVI_LEARNING_RATE))
     mean = approx.mean.eval()
-    ordering = {name: info[1] for name, info in approx.groups[0].ordering.items()}
-    x = np.zeros(compiled.n_dim)
-    for name, sl in zip(*compiled.shape_info[:2]):
-        if name in ordering:
-            x[sl] = mean[ordering[name]]
-    return x
+    return flat_point(compiled, {name: mean[info[1]] for name, info in approx.groups[0].ordering.items()})
 
 
 def main() -> None:
@@ -51,7 +46,7 @@ def main() -> None:
     t = time.perf_counter()
     compiled = compile_model(model, inputs, spec)
     print(f"spec {spec.name}: {compiled.n_dim} unconstrained coordinates, compiled in {time.perf_counter() - t:.1f} s")
-    logp = _LogpGrad(compiled)
+    logp = LogpGrad(compiled)
     print(f"{'seed':>4}  {'method':<22} {'wall s':>7}  {'log density at mean':>20}")
     for seed in (int(s) for s in a.seeds.split(",")):
         t = time.perf_counter()

@@ -51,22 +51,27 @@ _ADAM_B1, _ADAM_B2, _ADAM_EPS = 0.9, 0.999, 1e-8
 _P = ctypes.POINTER(ctypes.c_double)
 
 
-def support_point(compiled, model) -> np.ndarray:
-    """PyMC's initial point of ``model`` (no jitter; unconstrained), in nutpie's flat order."""
-    point = model.initial_point()
+def flat_point(compiled, values: dict) -> np.ndarray:
+    """Values of the value variables (name -> array, unconstrained) as one vector in nutpie's flat
+    order; every coordinate of ``compiled`` must be given."""
     x = np.zeros(compiled.n_dim)
     names, slices, _ = compiled.shape_info
     filled = 0
     for name, sl in zip(names, slices):
-        if name in point:
-            x[sl] = np.asarray(point[name], float).ravel()
+        if name in values:
+            x[sl] = np.asarray(values[name], float).ravel()
             filled += sl.stop - sl.start
     if filled != compiled.n_dim:
-        raise ValueError(f"PyMC's initial point has {filled} coordinates, the compiled model {compiled.n_dim}")
+        raise ValueError(f"{filled} coordinates given, the compiled model has {compiled.n_dim}")
     return x
 
 
-class _LogpGrad:
+def support_point(compiled, model) -> np.ndarray:
+    """PyMC's initial point of ``model`` (no jitter; unconstrained), in nutpie's flat order."""
+    return flat_point(compiled, model.initial_point())
+
+
+class LogpGrad:
     """nutpie's compiled log density and gradient (its numba C callback) as a numpy function."""
 
     def __init__(self, compiled):
@@ -91,7 +96,7 @@ def advi_start(compiled, model, seed: int, n_iter: int = ADVI_STEPS,
     ``model``: the PyMC model it was compiled from (for the starting point). Raises
     ``FloatingPointError`` when ADVI diverges (too many non-finite steps, or a non-finite result).
     """
-    f = _LogpGrad(compiled)
+    f = LogpGrad(compiled)
     rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0xAD71]))
     mu, rho = support_point(compiled, model), np.zeros(compiled.n_dim)
     m = np.zeros((2, compiled.n_dim))
