@@ -26,6 +26,18 @@ def test_choose_subsample_is_seeded_and_sized():
         subsample.choose_subsample(10, 1, 1)
 
 
+def test_thin_draws_keeps_evenly_spaced_draws_of_every_chain():
+    import xarray as xr
+    post = xr.Dataset({"a": (("chain", "draw"), np.arange(4 * 250).reshape(4, 250))})
+    small = summaries.thin_draws(post, 300)  # 75 of each chain's 250, first and last kept
+    assert small.sizes == {"chain": 4, "draw": 75}
+    np.testing.assert_array_equal(small["a"].values[1, [0, 1, -1]], [250, 253, 499])
+    assert np.all(np.diff(small["a"].values[0]) >= 3)
+    assert summaries.thin_draws(post, 1000) is post  # nothing to drop
+    with pytest.raises(ValueError, match="max_draws"):
+        summaries.thin_draws(post, 0)
+
+
 def test_fast_placement_draws_match_the_full_grid(simulated, simulated_fit):
     """Coarse pass on 25 draws, every 2nd grid point: the same conditional distribution."""
     inputs, _, _ = simulated

@@ -43,6 +43,7 @@ import xarray as xr
 from ..errors import InputError
 from ..inference.fit import inputs_from_tree, sample, spec_of
 from ..posterior.placement import _Link, log_marginal, log_predictive
+from ..posterior.summaries import thin_draws
 
 #: draws used for the integrated log likelihood (thinned evenly across chains)
 DEFAULT_MAX_DRAWS = 1000
@@ -52,13 +53,12 @@ K_BAD = 0.7
 
 def thin(tree: xr.DataTree, max_draws: int = DEFAULT_MAX_DRAWS) -> xr.DataTree:
     """The run with every step-th draw of each chain, at most ``max_draws`` draws in all."""
-    post = tree["posterior"]
-    n = post.sizes["chain"] * post.sizes["draw"]
-    step = max(1, math.ceil(n / max_draws))
-    if step == 1:
+    post = tree["posterior"].to_dataset()
+    small = thin_draws(post, max_draws)
+    if small.sizes["draw"] == post.sizes["draw"]:
         return tree
     out = tree.copy()
-    out["posterior"] = post.to_dataset().isel(draw=slice(None, None, step))
+    out["posterior"] = xr.DataTree(small)
     return out
 
 

@@ -47,6 +47,7 @@ from ..inference.fit import attach_inputs, sample
 from ..model.design import ModelInputs
 from ..model.spec import ModelSpec
 from .placement import _Link, sample_log_density, unit_specialty
+from .summaries import thin_draws
 
 #: models fitted by NUTS (the rest are placed) and posterior draws used for the placement
 DEFAULT_N_FIT, DEFAULT_PLACEMENT_DRAWS = 300, 250
@@ -68,13 +69,6 @@ def choose_subsample(n_models: int, n_fit: int, seed: int) -> np.ndarray:
     keep = np.zeros(n_models, bool)
     keep[np.random.default_rng(seed).choice(n_models, min(n_fit, n_models), replace=False)] = True
     return keep
-
-
-def _thin(post: xr.Dataset, total: int) -> xr.Dataset:
-    """Every k-th draw of each chain so that about ``total`` draws remain in all."""
-    per_chain = max(1, int(np.ceil(total / post.sizes["chain"])))
-    step = max(1, post.sizes["draw"] // per_chain)
-    return post.isel(draw=slice(None, None, step)).isel(draw=slice(0, per_chain))
 
 
 def place_units(tree: xr.DataTree, inputs: ModelInputs, units: np.ndarray, seed: int,
@@ -135,7 +129,7 @@ def fit_subsample(inputs: ModelInputs, spec: ModelSpec, n_fit: int = DEFAULT_N_F
     run = sample(inputs.subset_models(keep), spec, seed=seed, draws=draws, tune=tune, chains=chains,
                  progress=progress, log_likelihood=False, cache=False)
     diag = diagnostics(run)
-    post = _thin(run.posterior.to_dataset(), placement_draws)
+    post = thin_draws(run.posterior.to_dataset(), placement_draws)
     run["posterior"] = xr.DataTree(post)
     t_fit = time.perf_counter()
 

@@ -26,6 +26,20 @@ def draws(tree: xr.DataTree, name: str) -> np.ndarray:
     return da.stack(sample=("chain", "draw")).transpose("sample", ...).to_numpy()
 
 
+def thin_draws(post: xr.Dataset, max_draws: int) -> xr.Dataset:
+    """``max_draws // chains`` draws of each chain (at least one), evenly spaced from its first to its last.
+
+    Every chain keeps the same number of draws; ``post`` itself when nothing is dropped.
+    """
+    if max_draws < 1:
+        raise ValueError(f"max_draws must be positive; got {max_draws}")
+    n_draw = post.sizes["draw"]
+    per_chain = max(1, min(n_draw, max_draws // post.sizes["chain"]))
+    if per_chain == n_draw:
+        return post
+    return post.isel(draw=np.linspace(0, n_draw - 1, per_chain).round().astype(int))
+
+
 def interval(x: np.ndarray, prob: float = DEFAULT_PROB, axis: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Median and equal-tailed ``prob`` interval along ``axis``."""
     lo, med, hi = np.quantile(x, [(1 - prob) / 2, 0.5, (1 + prob) / 2], axis=axis)
