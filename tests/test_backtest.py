@@ -21,7 +21,7 @@ from bayes_density.cli import main
 from bayes_density.data.io import load_data
 from bayes_density.errors import InputError
 from bayes_density.model.simulate import simulate, synthetic_inputs, write_tables
-from bayes_density.sweeps.backtest import COLUMNS, check_cutoffs
+from bayes_density.sweeps.backtest import COLUMNS, check_cutoffs, kfold_table
 
 from .conftest import SIM_BENCHMARKS, sim_spec
 
@@ -146,3 +146,19 @@ def test_backtest_figure_panels_and_errors(tmp_path):
     assert len(titles) == 4 and any("b, fitted to 2024-06-30: 4 of 5 medians inside" in t for t in titles)
     with pytest.raises(InputError, match="pred_q05"):
         backtest_figure(pd.DataFrame(rows).drop(columns="pred_q05"))
+
+
+def test_kfold_table_does_not_rank_a_spec_with_a_failed_fold():
+    """Spec b lost a fold: its partial sum (less negative) must not make it the reference."""
+    def done(rows):
+        return {"status": "done", "result": {"error": "", "elpd": [{"name": m, "n_scores": 3, "elpd": e}
+                                                                      for m, e in rows]}}
+    records = [done([("m1", -3.0), ("m2", -4.0)]), done([("m3", -2.0)]),
+               done([("m1", -2.9), ("m2", -4.2)]), {"status": "failed", "result": None, "error": "KilledWorker"}]
+    table = kfold_table(["a", "b"], ["a", "a", "b", "b"], records, k=2).set_index("name")
+    assert table.loc["a", "elpd_kfold"] == pytest.approx(-9.0) and table.loc["a", "n_failed"] == 0
+    assert math.isnan(table.loc["b", "elpd_kfold"]) and table.loc["b", "n_failed"] == 1
+    assert table.loc["b", "n_models"] == 2
+    # a is the reference; b's difference is paired on the two models it has
+    assert table.loc["a", "elpd_diff"] == 0.0
+    assert table.loc["b", "elpd_diff"] == pytest.approx(-2.9 - 4.2 - (-3.0 - 4.0))

@@ -341,3 +341,17 @@ def test_a_fit_that_is_not_converged_is_rerun_longer(sim_dir, base):
     row = fit_spec(load_data(sim_dir / "data"), spec, draws=20, tune=20, chains=2, seed=7, reruns=1)
     assert row["error"] == "" and (row["reruns"], row["draws"], row["tune"]) == (1, 40, 40)
     assert not converged(row) and row["ess_bulk_min"] < 400
+
+
+def test_a_failed_fit_raises_for_the_engine_to_retry(sim_dir, base, monkeypatch):
+    """A sampler error is not a data problem: fit_spec raises (the engine retries and records it as
+    failed, so a rerun of the sweep tries again) instead of returning a row a rerun would reuse."""
+    from bayes_density.inference import fit as fit_mod
+
+    def broken(*a, **k):
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(fit_mod, "sample", broken)
+    spec = multiverse_specs(base, benchmarks=("SimMC",), references=("sim",))[0]
+    with pytest.raises(OSError, match="No space"):
+        fit_spec(load_data(sim_dir / "data"), spec, draws=20, tune=20, chains=2, seed=7)

@@ -50,6 +50,7 @@ def test_records_resume_and_failures(tmp_path, cluster):
                     on_record=lambda rec, done, total: seen.append((rec["key"], done, total)))
     assert [r["status"] for r in res.records] == [DONE, FAILED, DONE]
     assert "probe asked to fail" in res.records[1]["error"] and res.records[1]["meta"] == {"i": 1}
+    assert res.records[1]["error"].startswith("RuntimeError") and "(engine.py:" in res.records[1]["error"]
     assert res.records[2]["result"]["value"] == 2 and res.computed == 3 and res.skipped == 0
     assert sorted(d for _, d, _ in seen) == [1, 2, 3]
     # one complete JSON file per task, nothing temporary
@@ -64,6 +65,22 @@ def test_records_resume_and_failures(tmp_path, cluster):
     res3 = run_tasks(changed, {"x": 1}, tmp_path, scheduler=cluster, progress=False)
     assert res3.computed == 1 and res3.records[0]["result"]["value"] == 9
     assert read_record(tmp_path, "t0")["meta"] == {"i": 9}
+
+
+def test_only_old_temporary_files_are_removed(tmp_path):
+    """A leftover of a killed process goes; a temporary file another sweep is writing now stays."""
+    import time
+
+    from bayes_density.sweeps.engine import STALE_TMP_S
+
+    old, fresh = tmp_path / ".a.json.x1.tmp", tmp_path / ".b.json.x2.tmp"
+    for f in (old, fresh):
+        f.write_text("{")
+    t = time.time() - STALE_TMP_S - 60
+    os.utime(old, (t, t))
+    with pytest.raises(InputError, match="scheduler"):  # the folder is tidied before the cluster is asked for
+        run_tasks([Task("a", probe)], None, tmp_path, scheduler="nonsense")
+    assert not old.exists() and fresh.exists()
 
 
 def test_bad_input(tmp_path):
@@ -87,6 +104,31 @@ def test_killed_worker_loses_only_its_task(tmp_path, cluster):
     assert killed and all(r["status"] == DONE for r in res.records)
     assert [r["result"]["value"] for r in res.records] == [0, 1, 2]
     assert run_tasks(tasks, None, tmp_path, scheduler=cluster, progress=False).computed == 0
+
+
+def test_a_lost_data_copy_is_scattered_again(tmp_path):
+    """One worker: killing it loses the only copy of the scattered data, and Dask cancels the tasks
+    that wait on it; they are resubmitted once, with the data scattered again, and complete."""
+    import dask
+    from distributed import Client, LocalCluster
+
+    with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
+        lc = LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None)
+    tasks = [Task(f"q{i}", probe, {"seconds": 2.0, "value": i}) for i in range(3)]
+    killed = []
+
+    def on_record(rec, done, total):
+        if not killed:
+            killed.append(_kill_busy_worker(client))
+
+    try:
+        with Client(lc) as client:
+            res = run_tasks(tasks, {"x": 1}, tmp_path, scheduler=client, progress=False, on_record=on_record)
+    finally:
+        lc.close()
+    assert killed and res.resubmitted >= 1
+    assert [r["status"] for r in res.records] == [DONE] * 3, [r["error"] for r in res.records]
+    assert [r["result"]["value"] for r in res.records] == [0, 1, 2]
 
 
 def test_multiverse_survives_a_killed_worker(tmp_path, cluster):

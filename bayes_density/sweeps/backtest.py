@@ -14,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -22,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
+from .engine import describe_error
 from ..model.spec import ModelSpec
 
 DEFAULT_CUTOFFS = ("2023-06-30", "2023-12-31", "2024-03-31", "2024-06-30")
@@ -32,12 +32,6 @@ DEFAULT_K = 10
 COLUMNS = ("spec", "cutoff", "n_fit", "n_later", "coverage_50", "coverage_90", "share_above_p95", "crps",
            "pit_mean", "baseline_n", "baseline_coverage_50", "baseline_coverage_90", "baseline_share_above",
            "baseline_crps", "rhat_max", "divergences", "fit_s", "error")
-
-
-def _error(exc: BaseException) -> str:
-    last = traceback.extract_tb(exc.__traceback__)[-1:]
-    where = f" ({Path(last[0].filename).name}:{last[0].lineno})" if last else ""
-    return f"{type(exc).__name__}: {exc}{where}"
 
 
 def _fit(data, spec: ModelSpec, draws: int, tune: int, chains: int, seed: int):
@@ -62,12 +56,10 @@ def backtest_task(data, spec: ModelSpec, cutoff: str, draws: int, tune: int, cha
     out = {"row": row, "models": [], "baseline": []}
     try:
         inputs, tree = _fit(data, fitted, draws, tune, chains, seed)
-    except InputError as exc:
+    except InputError as exc:  # fixed by the inputs (too few models before the cutoff): an error row
         row.update(error=str(exc), fit_s=time.perf_counter() - t_start)
         return out
-    except Exception as exc:  # noqa: BLE001 - one failed fit must not lose the others
-        row.update(error=f"fit failed: {_error(exc)}", fit_s=time.perf_counter() - t_start)
-        return out
+    # anything else raises: the sweep engine retries the fit, records the error, and a rerun tries again
     diag = diagnostics(tree)
     row.update(n_fit=inputs.n_models, rhat_max=diag["rhat_max"], divergences=diag["divergences"])
     later = later_models(data, spec, cutoff, inputs.benchmarks)
@@ -77,7 +69,7 @@ def backtest_task(data, spec: ModelSpec, cutoff: str, draws: int, tune: int, cha
         base = baseline_later(data, spec, cutoff, later)
     except Exception as exc:  # noqa: BLE001 - the baseline is a comparison, not the result
         base = pd.DataFrame()
-        row["error"] = f"baseline failed: {_error(exc)}"
+        row["error"] = f"baseline failed: {describe_error(exc)}"
     if len(base):
         b = summarize(base, p_above=0.5)
         row.update(baseline_n=b["n_later"], baseline_coverage_50=b["coverage_50"],
@@ -143,7 +135,7 @@ def run_backtest(data, specs: Sequence[ModelSpec], cutoffs: Sequence[str] = DEFA
             models.extend(rec["result"]["models"])
         else:
             row = {c: math.nan for c in COLUMNS}
-            row.update(spec=t.kwargs["spec"].name, cutoff=t.kwargs["cutoff"], error=f"worker failed: {rec['error']}")
+            row.update(spec=t.kwargs["spec"].name, cutoff=t.kwargs["cutoff"], error=f"fit failed: {rec['error']}")
             rows.append(row)
     table = pd.DataFrame(rows, columns=list(COLUMNS))
     table["error"] = table["error"].fillna("").astype(str)
@@ -166,11 +158,45 @@ def kfold_task(data, spec: ModelSpec, held_out: list[str], draws: int, tune: int
                                 scores=data.scores[~data.scores["model"].isin(held)])
     try:
         _, tree = _fit(train, spec, draws, tune, chains, seed)
-    except Exception as exc:  # noqa: BLE001
-        return {"elpd": [], "error": f"fit failed: {_error(exc)}"}
+    except InputError as exc:  # fixed by the inputs; anything else raises (the engine retries, records it)
+        return {"elpd": [], "error": str(exc)}
     models = select_models(data, spec)
     d = heldout_log_predictive(tree, data, models[models["name"].isin(held)])
     return {"elpd": d.to_dict(orient="records"), "error": ""}
+
+
+def kfold_table(names: Sequence[str], owner: Sequence[str], records: Sequence[dict], k: int) -> pd.DataFrame:
+    """The K-fold table from the sweep's records (``owner[i]``: the spec name of ``records[i]``), unsorted."""
+    per: dict[str, list] = {n: [] for n in names}
+    failed: dict[str, int] = {n: 0 for n in names}
+    for name, rec in zip(owner, records):
+        if rec["status"] != "done" or rec["result"]["error"]:
+            failed[name] += 1
+            continue
+        per[name].extend(rec["result"]["elpd"])
+    rows, point = [], {}
+    for name in names:
+        d = pd.DataFrame(per[name], columns=["name", "n_scores", "elpd"]).set_index("name")["elpd"]
+        point[name] = d
+        # a spec with a failed fold sums fewer models: no total, so that it is not ranked on a part
+        complete = len(d) > 0 and failed[name] == 0
+        rows.append({"name": name, "elpd_kfold": float(d.sum()) if complete else math.nan,
+                     "se": float(np.sqrt(len(d) * d.var(ddof=1))) if len(d) > 1 else math.nan,
+                     "n_models": int(len(d)), "k": int(k), "n_failed": failed[name]})
+    table = pd.DataFrame(rows)
+    best = table["elpd_kfold"].idxmax() if table["elpd_kfold"].notna().any() else None
+    diffs, dses = [], []
+    for r in rows:
+        if best is None:
+            diffs.append(math.nan), dses.append(math.nan)
+            continue
+        a, b = point[r["name"]], point[rows[best]["name"]]
+        common = a.index.intersection(b.index)
+        diff = a[common] - b[common]
+        diffs.append(float(diff.sum()))
+        dses.append(float(np.sqrt(len(diff) * diff.var(ddof=1))) if len(diff) > 1 and r is not rows[best] else 0.0)
+    table["elpd_diff"], table["dse"] = diffs, dses
+    return table
 
 
 def run_kfold(data, specs: Sequence[ModelSpec], k: int = DEFAULT_K, *, draws: int = DEFAULT_DRAWS,
@@ -181,6 +207,8 @@ def run_kfold(data, specs: Sequence[ModelSpec], k: int = DEFAULT_K, *, draws: in
 
     The folds are the spec's fitted models (after its filters), shuffled with ``fold_seed`` and
     dealt into ``k`` folds; specs with the same models get the same folds, so differences are paired.
+    A spec with a failed fold (``n_failed``) has no ``elpd_kfold`` (NaN: a sum over fewer models is not
+    comparable) and is never the reference; its ``elpd_diff`` is paired on the models it has.
     """
     from ..checks.backtest import kfold_folds
     from ..data.io import DensityData, load_data
@@ -204,33 +232,7 @@ def run_kfold(data, specs: Sequence[ModelSpec], k: int = DEFAULT_K, *, draws: in
                                     **{x: v for x, v in kw.items() if x not in ("spec", "held_out")}}))
             owner.append(spec.name)
     res = run_sweep(tasks, data, out_dir, scheduler=scheduler, workers=workers, progress=progress, desc="K-fold fits")
-    per: dict[str, list] = {s.name: [] for s in specs}
-    failed: dict[str, int] = {s.name: 0 for s in specs}
-    for name, rec in zip(owner, res.records):
-        if rec["status"] != "done" or rec["result"]["error"]:
-            failed[name] += 1
-            continue
-        per[name].extend(rec["result"]["elpd"])
-    rows, point = [], {}
-    for spec in specs:
-        d = pd.DataFrame(per[spec.name], columns=["name", "n_scores", "elpd"]).set_index("name")["elpd"]
-        point[spec.name] = d
-        rows.append({"name": spec.name, "elpd_kfold": float(d.sum()) if len(d) else math.nan,
-                     "se": float(np.sqrt(len(d) * d.var(ddof=1))) if len(d) > 1 else math.nan,
-                     "n_models": int(len(d)), "k": int(k), "n_failed": failed[spec.name]})
-    table = pd.DataFrame(rows)
-    best = table["elpd_kfold"].idxmax() if table["elpd_kfold"].notna().any() else None
-    diffs, dses = [], []
-    for r in rows:
-        if best is None:
-            diffs.append(math.nan), dses.append(math.nan)
-            continue
-        a, b = point[r["name"]], point[rows[best]["name"]]
-        common = a.index.intersection(b.index)
-        diff = a[common] - b[common]
-        diffs.append(float(diff.sum()))
-        dses.append(float(np.sqrt(len(diff) * diff.var(ddof=1))) if len(diff) > 1 and r is not rows[best] else 0.0)
-    table["elpd_diff"], table["dse"] = diffs, dses
+    table = kfold_table([s.name for s in specs], owner, res.records, k)
     table.attrs.update(wall_s=res.wall_s, workers=res.workers, computed=res.computed, skipped=res.skipped)
     return table.sort_values("elpd_kfold", ascending=False, ignore_index=True)
 

@@ -17,12 +17,19 @@ One small module, no scheduler of our own: :func:`run_tasks` submits one
   A rerun with the same folder skips every task whose record is ``done`` and
   recomputes the ``failed`` ones. Ctrl-C cancels what is queued and leaves
   only complete records (and no temporary files).
-- **Failures.** A task that raises is retried once (Dask ``retries``); a
-  worker that dies loses only the task it was running, which is rescheduled
-  once on another worker (``distributed.scheduler.allowed-failures`` = the
-  same ``retries``, set for a local cluster; an existing cluster keeps its
-  own setting). A task that still fails is recorded as ``failed`` with its
-  error; the other tasks go on.
+- **Failures.** A task that raises is retried once (Dask ``retries``). A
+  worker that dies takes its tasks with it (the one it was running and the
+  ones queued on it): the scheduler reschedules each on another worker and
+  counts the death against the task (``distributed.scheduler.allowed-failures``
+  = the same ``retries``, set for a local cluster; an existing cluster keeps
+  its own setting). If the last copy of the scattered data dies with it (a
+  one-worker cluster), the tasks waiting on the data are cancelled; they are
+  resubmitted once with the data scattered again. A task that still fails is
+  recorded as ``failed`` with its error (type, message, file and line); the
+  other tasks go on, and a rerun tries the failed ones again. Task functions
+  should therefore raise on anything a rerun might cure (a full disk, a lost
+  worker, a sampler error) and return an error row only for what is fixed by
+  their inputs (a spec that selects too few models).
 - **Progress.** A bar (tqdm, on stderr) counts finished tasks; records found
   on disk count from the start.
 """
@@ -48,6 +55,8 @@ from ..errors import InputError
 #: the default scheduler: a LocalCluster on this machine
 LOCAL = "local"
 DONE, FAILED = "done", "failed"
+#: age (s) after which a record's temporary file is a leftover of a killed process, not a write in progress
+STALE_TMP_S = 600.0
 
 
 @dataclass(frozen=True)
@@ -77,6 +86,8 @@ class SweepResult:
     wall_s: float
     workers: int
     scheduler: str
+    #: tasks submitted a second time because the data's last copy was lost with a worker
+    resubmitted: int = 0
 
     @property
     def failed(self) -> list[dict]:
@@ -99,6 +110,15 @@ def _jsonable(o):
 def _normal(obj):
     """``obj`` as it reads back from JSON."""
     return json.loads(json.dumps(obj, default=_jsonable, allow_nan=True))
+
+
+def describe_error(exc: BaseException, tb=None) -> str:
+    """``Type: message (file.py:line)``, the line where ``exc`` was raised (``tb``: its traceback)."""
+    import traceback
+
+    last = traceback.extract_tb(tb if tb is not None else exc.__traceback__)[-1:]
+    where = f" ({Path(last[0].filename).name}:{last[0].lineno})" if last else ""
+    return f"{type(exc).__name__}: {exc}{where}"
 
 
 def fingerprint(data) -> str:
@@ -208,7 +228,11 @@ def run_tasks(tasks: Sequence[Task], data, out_dir: str | Path, *, scheduler=LOC
     except OSError as exc:
         raise InputError(f"{out_dir}: cannot create the sweep's folder: {exc}") from None
     for stale in out_dir.glob(".*.json.*.tmp"):  # left by a process killed in the middle of a rename
-        stale.unlink(missing_ok=True)
+        try:  # a record is written in milliseconds: an older temporary file is no live sweep's
+            if time.time() - stale.stat().st_mtime > STALE_TMP_S:
+                stale.unlink(missing_ok=True)
+        except OSError:
+            pass
 
     records: dict[str, dict] = {}
     for t in tasks:
@@ -219,6 +243,7 @@ def run_tasks(tasks: Sequence[Task], data, out_dir: str | Path, *, scheduler=LOC
     skipped = len(records)
     t_start = time.perf_counter()
     n_workers = 0
+    resubmitted: set[str] = set()
     name = scheduler if isinstance(scheduler, str) or scheduler is None else "client"
     if todo:
         from distributed import as_completed
@@ -233,21 +258,34 @@ def run_tasks(tasks: Sequence[Task], data, out_dir: str | Path, *, scheduler=LOC
             token = uuid.uuid4().hex[:8]
             futures = {}
             started = {}
-            for t in todo:
-                fut = client.submit(_call, t.fn, data_f, t.kwargs, key=f"sweep-{token}-{t.key}", pure=False,
-                                    retries=retries)
+
+            def submit(t: Task, data_f, attempt: str = ""):
+                fut = client.submit(_call, t.fn, data_f, t.kwargs, key=f"sweep-{token}{attempt}-{t.key}",
+                                    pure=False, retries=retries)
                 futures[fut] = t
-                started[t.key] = time.perf_counter()
+                started.setdefault(t.key, time.perf_counter())
+                return fut
+
+            pending = as_completed([submit(t, data_f) for t in todo])
             try:
-                for fut in as_completed(list(futures)):
-                    t = futures[fut]
+                for fut in pending:
+                    t = futures.pop(fut)
+                    if fut.status == "cancelled" and t.key not in resubmitted:
+                        # the data's last copy died with its worker: scatter them again, submit once more
+                        if data_f.status != "finished":
+                            [data_f] = client.scatter([data], broadcast=True, hash=False)
+                        resubmitted.add(t.key)
+                        pending.add(submit(t, data_f, "-again"))
+                        fut.release()
+                        continue
                     rec = {"key": t.key, "meta": _normal(t.meta), "status": DONE, "result": None, "error": "",
                            "elapsed_s": time.perf_counter() - started[t.key]}
                     if fut.status == "finished":
-                        rec["result"] = fut.result()
+                        rec["result"] = _normal(fut.result())  # as a rerun will read it back
+                    elif fut.status == "cancelled":
+                        rec.update(status=FAILED, error="cancelled twice: the workers holding the data were lost")
                     else:
-                        exc = fut.exception()
-                        rec.update(status=FAILED, error=f"{type(exc).__name__}: {exc}")
+                        rec.update(status=FAILED, error=describe_error(fut.exception(), fut.traceback()))
                     fut.release()
                     write_record(out_dir, rec)
                     records[t.key] = rec
@@ -261,7 +299,8 @@ def run_tasks(tasks: Sequence[Task], data, out_dir: str | Path, *, scheduler=LOC
                 raise
         bar.close()
     return SweepResult(records=[records[k] for k in keys], computed=len(todo), skipped=skipped,
-                       wall_s=time.perf_counter() - t_start, workers=n_workers, scheduler=str(name))
+                       wall_s=time.perf_counter() - t_start, workers=n_workers, scheduler=str(name),
+                       resubmitted=len(resubmitted))
 
 
 def run_sweep(tasks: Sequence[Task], data, out_dir: str | Path | None, **kw) -> SweepResult:

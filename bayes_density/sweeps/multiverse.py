@@ -38,7 +38,6 @@ import math
 import os
 import re
 import time
-import traceback
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
@@ -136,6 +135,9 @@ def fit_spec(data, spec: ModelSpec, *, draws: int, tune: int, chains: int, seed:
              base: ModelSpec | None = None, reruns: int = 0):
     """Fit one specification and return its multiverse row; an unusable data selection gives an error row.
 
+    Anything else that goes wrong (the sampler, saving the run) raises: the sweep engine retries the
+    fit and records the error, and a rerun of the sweep tries it again.
+
     ``runs_dir``: also save the run (NetCDF, as ``bayes-density fit`` writes it: with the pointwise
     log-likelihood and the paper baseline) there, named by :func:`run_file_name`; its path is the
     row's ``run_file``. ``return_tree``: return ``(row, tree)`` (tree None when not fitted).
@@ -162,38 +164,33 @@ def fit_spec(data, spec: ModelSpec, *, draws: int, tune: int, chains: int, seed:
         row.update(error=str(exc), fit_s=time.perf_counter() - t_start)
         return (row, None) if return_tree else row
     row.update(n_models=inputs.n_models, n_scores=inputs.n_obs)
-    try:
-        from ..inference import fit as fit_mod
-        from ..posterior.summaries import diagnostics
+    from ..inference import fit as fit_mod
+    from ..posterior.summaries import diagnostics
 
-        if base is not None:
-            inputs = masked(data, spec, base.replace(reference=spec.reference))
-        accept, compile_s = 0.9, 0.0
-        for attempt in range(int(reruns) + 1):
-            d, t = draws * 2**attempt, tune * 2**attempt
-            tree = fit_mod.sample(inputs, spec, seed=seed, draws=d, tune=t, chains=chains, progress=False,
-                                  cores=cores, log_likelihood=runs_dir is not None, shared_data=base is not None,
-                                  target_accept=accept)
-            compile_s += float(tree.attrs.get("time_compile_s", math.nan))
-            diag = diagnostics(tree)
-            row.update(rhat_max=diag["rhat_max"], ess_bulk_min=diag["ess_bulk_min"],
-                       divergences=diag["divergences"], draws=d, tune=t, reruns=attempt)
-            if converged(row):
-                break
-            accept = 0.95 if diag["divergences"] else accept
-        row.update(headline(tree, prob), compile_s=compile_s)
-        if runs_dir is not None:
-            from ..posterior.baseline import attach_baseline
+    if base is not None:
+        inputs = masked(data, spec, base.replace(reference=spec.reference))
+    accept, compile_s = 0.9, 0.0
+    for attempt in range(int(reruns) + 1):
+        d, t = draws * 2**attempt, tune * 2**attempt
+        tree = fit_mod.sample(inputs, spec, seed=seed, draws=d, tune=t, chains=chains, progress=False,
+                              cores=cores, log_likelihood=runs_dir is not None, shared_data=base is not None,
+                              target_accept=accept)
+        compile_s += float(tree.attrs.get("time_compile_s", math.nan))
+        diag = diagnostics(tree)
+        row.update(rhat_max=diag["rhat_max"], ess_bulk_min=diag["ess_bulk_min"],
+                   divergences=diag["divergences"], draws=d, tune=t, reruns=attempt)
+        if converged(row):
+            break
+        accept = 0.95 if diag["divergences"] else accept
+    row.update(headline(tree, prob), compile_s=compile_s)
+    if runs_dir is not None:
+        from ..posterior.baseline import attach_baseline
 
-            try:
-                attach_baseline(tree, inputs, spec.break_date if spec.trend != "linear" else None)
-            except Exception:  # noqa: BLE001 - the paper baseline is optional in a run file
-                pass
-            row["run_file"] = str(fit_mod.save(tree, Path(runs_dir) / run_file_name(spec.name)))
-    except Exception as exc:  # noqa: BLE001 - one failed fit must not lose the other fits of the curve
-        last = traceback.extract_tb(exc.__traceback__)[-1:]
-        where = f" ({Path(last[0].filename).name}:{last[0].lineno})" if last else ""
-        row["error"] = f"fit failed: {type(exc).__name__}: {exc}{where}"
+        try:
+            attach_baseline(tree, inputs, spec.break_date if spec.trend != "linear" else None)
+        except Exception:  # noqa: BLE001 - the paper baseline is optional in a run file
+            pass
+        row["run_file"] = str(fit_mod.save(tree, Path(runs_dir) / run_file_name(spec.name)))
     row["fit_s"] = time.perf_counter() - t_start
     return (row, tree) if return_tree else row
 
@@ -324,6 +321,7 @@ def run_multiverse(data, specs: Sequence[ModelSpec], *, draws: int = DEFAULT_DRA
     token = fingerprint(data)
     tasks = [Task(key=run_file_name(spec.name)[:-3], fn=fit_spec, kwargs={"spec": spec, "base": base, **settings},
                   meta={"name": spec.name, "spec": spec.to_dict(), "data": token, "masked": base is not None,
+                        **({} if base is None else {"base": base.to_dict()}),
                         **settings}) for spec in specs]
     # longest fits first (more benchmarks, more scores) so that no worker is left with a long fit at the end
     order = sorted(range(len(specs)), key=lambda i: -len(specs[i].benchmarks))
@@ -333,7 +331,7 @@ def run_multiverse(data, specs: Sequence[ModelSpec], *, draws: int = DEFAULT_DRA
         if rec["status"] == "done":
             return rec["result"]
         row = _empty_row(by_spec[rec["key"]])  # e.g. its worker died twice
-        row.update(error=f"worker failed: {rec['error']}", chains=chains, draws=draws, tune=tune, seed=seed)
+        row.update(error=f"fit failed: {rec['error']}", chains=chains, draws=draws, tune=tune, seed=seed)
         return row
 
     on_record = None
