@@ -105,6 +105,10 @@ def test_linear_projection_is_exact_for_a_point_posterior():
     assert project(tree, size=SIZE, target="GPT-4", by="2025-07-01")["p_by"] == 0.0
     assert d["target_neff"]["median"] == pytest.approx(SIZE * math.exp(3.2))
     assert d["trend"] == "linear" and d["size"] == SIZE and d["target"] == "GPT-4"
+    assert d["scatter"] == "frontier"  # the line the densest models follow, as the text says
+    assert "frontier line" in format_projection(d)
+    # a date with a time zone is the same calendar day (not a TypeError)
+    assert project(tree, size=SIZE, target="GPT-4", by="2025-07-02T00:00Z")["p_by"] == 1.0
 
 
 def test_linear_projection_quantiles_match_the_per_draw_closed_form():
@@ -119,7 +123,8 @@ def test_linear_projection_quantiles_match_the_per_draw_closed_form():
     q = np.quantile(t_star, [0.1, 0.25, 0.5, 0.75, 0.9])
     for key, v in zip(("date_lo", "date_q25", "date_median", "date_q75", "date_hi"), q):
         assert d[key] == date_of(tree, v), key
-    assert d["p_by"] == pytest.approx(np.mean(t_star <= _years("2025-06-30")))
+    # P(by): the crossings that print as the 30th or earlier (dates are rounded to whole days)
+    assert d["p_by"] == pytest.approx(np.mean(t_star < _years("2025-06-30") + 0.5 / 365.25))
 
 
 def test_non_rising_draws_count_as_never_and_stay_in_the_quantiles():

@@ -20,9 +20,11 @@ same approximation as :mod:`bayes_density.posterior.placement`). Per posterior d
    with the subsample fast path's grid settings: cells of 0.05 nats, located on 25
    draws); with no other score, the trend prior alone;
 2. if score o is in a modelled domain k (code, math), u's deviation d_k from
-   p(d_k | r, u's other scores in domain k, theta) by sampling-importance-resampling
-   ``CANDIDATES`` draws from its N(m_k, sigma_k) prior (exact when u has no other
-   score in k, the common case);
+   p(d_k | r, u's other scores in domain k, theta): its N(m_k, sigma_k) prior times those
+   scores' likelihood on a grid of ``DEVIATION_GRID`` points over +-6 sds (0.025 sd apart),
+   one inverse-CDF draw per posterior draw, jittered within its cell (a draw from the
+   prior when u has no other score in k, the common case). Resampling 64 prior draws, as
+   before, left a sharp likelihood a handful of candidates to choose from;
 3. ``replicates`` replicate scores from the beta-binomial at that (r, d).
 
 PIT_o = share of replicates below y_o + U x share equal to it (U ~ U(0, 1) per score:
@@ -45,8 +47,8 @@ from ..posterior.subsample import LOCATE_DRAWS, NEGLIGIBLE_FAST, STRIDE
 
 #: posterior draws used (evenly spaced over all chains) and replicate scores per draw
 DRAWS, REPLICATES = 500, 4
-#: prior draws of a domain deviation per posterior draw, resampled by the unit's other scores in the domain
-CANDIDATES = 64
+#: grid (in sds of the domain deviation's prior) on which a deviation is drawn given the unit's other scores
+DEVIATION_GRID = np.linspace(-6.0, 6.0, 481)
 
 
 def fitted_model_scores(tree: xr.DataTree) -> dict[int, list[int]]:
@@ -74,11 +76,14 @@ def _domain_deviation(link: _Link, z: np.ndarray, t: float, d: int, same: list, 
     """One draw of the unit's deviation in domain d per posterior draw, given its other scores there."""
     s = z.shape[0]
     mean = link.domain_mean(d, t, specialty)
-    cand = mean[:, None] + link.domain_sigma[:, d][:, None] * rng.standard_normal((s, CANDIDATES))
+    sigma = link.domain_sigma[:, d]
     if not same:
-        return cand[:, 0]
-    logw = sum(link._loglik(z[:, None] + cand, b, k, n, kind) for b, k, n, kind in same)
-    return cand[np.arange(s), draw_rows(logw, rng)]
+        return mean + sigma * rng.standard_normal(s)
+    dev = mean[:, None] + sigma[:, None] * DEVIATION_GRID[None, :]  # (S, grid)
+    logw = -0.5 * DEVIATION_GRID[None, :] ** 2 + sum(link._loglik(z[:, None] + dev, b, k, n, kind)
+                                                      for b, k, n, kind in same)
+    step = sigma * (DEVIATION_GRID[1] - DEVIATION_GRID[0])
+    return dev[np.arange(s), draw_rows(logw, rng)] + step * rng.uniform(-0.5, 0.5, s)
 
 
 def _unit_pit(link: _Link, log_n: float, t: float, f: np.ndarray, obs: list, rng, replicates: int,

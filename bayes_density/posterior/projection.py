@@ -171,7 +171,7 @@ def _parse_date(value, name: str) -> pd.Timestamp:
     ts = pd.to_datetime(value, errors="coerce") if value is not None else pd.NaT
     if pd.isna(ts) or not isinstance(ts, pd.Timestamp):
         raise InputError(f"{name} = {value!r} is not a date (expected YYYY-MM-DD)")
-    return ts
+    return ts.tz_convert(None) if ts.tzinfo is not None else ts  # model dates are naive (UTC) calendar days
 
 
 def _check_size(size) -> float:
@@ -369,12 +369,14 @@ def project(tree: xr.DataTree, size: float = 8e9, target: str = "GPT-4", by: str
         "by": by_ts.date().isoformat(),
         "prob": prob,
         "trend": tree.attrs.get("trend", spec_of(tree).trend),
+        "scatter": Run.of(tree).scatter,
         "date_median": med,
         "date_lo": lo,
         "date_hi": hi,
         "date_q25": q25,
         "date_q75": q75,
-        "p_by": float(np.mean(t <= years_since_t0(tree, by_ts))),
+        # crossings that print as ``by`` or earlier (date_of rounds to the nearest day)
+        "p_by": float(np.mean(t < years_since_t0(tree, by_ts) + 0.5 / DAYS_PER_YEAR)),
         "p_never": float(np.mean(t == np.inf)),
         "p_already": float(np.mean(t == -np.inf)),
         "target_neff": {k: math.exp(v) for k, v in _summary(x_q, prob).items()},
@@ -401,6 +403,7 @@ def smallest_size(tree: xr.DataTree, target: str = "GPT-4", date: str = "2026-06
         "date": ts.date().isoformat(),
         "prob": prob,
         "trend": tree.attrs.get("trend", spec_of(tree).trend),
+        "scatter": Run.of(tree).scatter,
         "size": {k: math.exp(v) for k, v in _summary(log_size, prob).items()},
         "target_neff": {k: math.exp(v) for k, v in _summary(x_q, prob).items()},
         "data_start": date_of(tree, first),

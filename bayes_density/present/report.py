@@ -425,7 +425,9 @@ def projection_section(tree: xr.DataTree, projection, prob: float) -> str:
     d = projection
     size = format_size(d["size"])
     pct = int(round(100 * d.get("prob", prob)))
-    text = (f"On the fitted {_e(d['trend'])} trend, {article(size)} {_e(size)}-parameter model reaches "
+    from .text import trend_line
+
+    text = (f"On the fitted {_e(trend_line(d))}, {article(size)} {_e(size)}-parameter model reaches "
             f"{_e(d['target'])}'s level around <b>{_e(d['date_median'])}</b> (posterior median; {pct}% interval "
             f"<b>{_e(d['date_lo'])}</b> to <b>{_e(d['date_hi'])}</b>, 50% interval {_e(d['date_q25'])} to "
             f"{_e(d['date_q75'])}). P(reached by {_e(d['by'])}) = {d['p_by']:.2f}."

@@ -208,6 +208,15 @@ def format_coverage(summary: dict) -> str:
     return "\n".join(lines)
 
 
+_LINES = {"frontier": "frontier line (the densest models)", "mean": "mean line (an average model)",
+          "quantile": "quantile line"}
+
+
+def trend_line(d: dict) -> str:
+    """'linear trend's frontier line (the densest models)': which line a projection follows."""
+    return f"{d['trend']} trend's {_LINES.get(d.get('scatter', ''), 'line')}"
+
+
 def format_projection(d: dict) -> str:
     """Readable text for the dict of :func:`project` (or of :func:`smallest_size`)."""
     pct = int(round(100 * d.get("prob", DEFAULT_PROB)))
@@ -217,7 +226,7 @@ def format_projection(d: dict) -> str:
     if isinstance(d.get("size"), dict):  # smallest_size
         s = d["size"]
         lines = [
-            f"smallest model on the {d['trend']} trend matching {d['target']} on {d['date']}:",
+            f"smallest model on the {trend_line(d)} matching {d['target']} on {d['date']}:",
             f"  size: {format_size(s['median'])} parameters (median), {pct}% interval "
             f"[{format_size(s['lo'])}, {format_size(s['hi'])}]",
             f"  {neff_line}",
@@ -226,7 +235,7 @@ def format_projection(d: dict) -> str:
     else:
         lines = [
             f"when does {article(format_size(d['size']))} {format_size(d['size'])}-parameter model reach "
-            f"{d['target']}'s level? ({d['trend']} trend, fitted models {d['data_start']} to {d['data_end']})",
+            f"{d['target']}'s level? (on the {trend_line(d)}, fitted models {d['data_start']} to {d['data_end']})",
             f"  projected date: {d['date_median']} (median)",
             f"  50% interval: {d['date_q25']} to {d['date_q75']}",
             f"  {pct}% interval: {d['date_lo']} to {d['date_hi']}",
