@@ -96,3 +96,18 @@ def test_placement_with_domain_scores_reproduces_the_joint_posterior(simulated_m
     # 1,000 joint draws: a median's Monte Carlo error is ~0.1 sd
     assert diffs.mean() < 0.15 and diffs.max() < 0.5, (diffs.mean(), diffs.max())
     assert 0.75 < ratios.min() and ratios.max() < 1.3, (ratios.min(), ratios.max())
+
+
+def test_flat_prior_placement_stays_inside_its_bounds(simulated, simulated_fit):
+    """A score at chance says only 'below some level': with a flat prior the draws fill its range
+    (placement.FLAT_PRIOR_RANGE), not the whole grid."""
+    from bayes_density.posterior.placement import FLAT_PRIOR_RANGE, GRID, _Link, sample_log_density
+
+    inputs, _, _ = simulated
+    link = _Link(simulated_fit)
+    b = 0
+    r, _ = sample_log_density(link, float(np.log(1e8)), 0.0, [(b, 0, int(link.n_items[b]))], np.random.default_rng(0),
+                              flat_prior=True)
+    step = GRID[1] - GRID[0]
+    assert r.min() >= FLAT_PRIOR_RANGE[0] - step and r.max() <= FLAT_PRIOR_RANGE[1] + step
+    assert np.quantile(r, 0.05) < FLAT_PRIOR_RANGE[0] + 2.0  # flat down to the bound

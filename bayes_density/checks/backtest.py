@@ -11,8 +11,11 @@ date t, per posterior draw s:
 - **placed** (from its own scores): r drawn from the model's likelihood of
   its scores on the density grid of :mod:`~bayes_density.posterior.placement`
   (``_Link.grid_logp`` with the trend prior divided out, i.e. a flat prior on
-  r, so that the target does not already lean on the forecast; ``prior="trend"``
-  keeps it, as ``bayes-density density`` does).
+  r over ``placement.FLAT_PRIOR_RANGE``, -10 to 8 nats, so that the target does not
+  already lean on the forecast; ``prior="trend"`` keeps it, as ``bayes-density
+  density`` does). The bounds matter only for models whose scores sit near chance
+  everywhere (OLMo-1B, Gemma-3-1B, Llama-3.2-1B): their likelihood is flat below some
+  level, and with the bounds at -25 their CRPS rose from ~3-8 to ~6-12 nats.
 
 Per model: the PIT, P(predictive <= placed) averaged over the placed draws (inside the central
 q interval when |PIT - 1/2| <= q/2); P(placed above the trend line), pairing

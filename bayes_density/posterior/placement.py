@@ -30,6 +30,10 @@ from .trend_draws import quantile_of, scatter_form, trend_draws  # noqa: F401  (
 #: benchmark (GPT-2) sit where the trend extrapolated back puts them, -11.7 +- 1.2 on the shipped
 #: data (NUTS), and a grid that stopped at -10 cut their placed densities off there
 GRID = np.linspace(-25.0, 8.0, 1321)
+#: support of the flat prior on log density (nats) that placing with ``flat_prior`` uses: a model whose
+#: scores sit at chance on every benchmark has a likelihood that is flat all the way down, so a flat
+#: prior needs bounds; these were the grid's own before it reached -25 (and kept the backtests' scores)
+FLAT_PRIOR_RANGE = (-10.0, 8.0)
 
 
 def draw_rows(logw: np.ndarray, rng) -> np.ndarray:
@@ -280,7 +284,7 @@ def sample_log_density(link: _Link, log_n: float, t_years: float, obs, rng, flat
     The trend prior at t times the likelihood (``flat_prior``: the likelihood alone), on the
     fine grid over the range a coarse pass finds alive (as :func:`log_marginal`: within
     ``negligible`` nats of a draw's maximum), an inverse-CDF draw per row, jittered uniformly
-    within its grid cell. Options for speed (the subsample fast path uses them): ``stride``,
+    within its grid cell. ``flat_prior``: uniform on FLAT_PRIOR_RANGE instead of the trend prior. Options for speed (the subsample fast path uses them): ``stride``,
     every stride-th fine-grid point (cells of stride x 0.025 nats); ``f``, f(t) per draw when
     known; ``locate_draws``, run the coarse pass on only this many evenly spaced draws, pad
     the range found by ``LOCATE_MARGIN`` nats each side, and fall back to the full coarse
@@ -291,7 +295,10 @@ def sample_log_density(link: _Link, log_n: float, t_years: float, obs, rng, flat
 
     def logp_on(lk, grid, ff):
         lp, _ = lk.grid_logp(log_n, t_years, obs, grid, f=ff, specialty=specialty)
-        return lp - trend_logpdf(lk.tree, grid[None, :], ff[:, None], get=lk.get) if flat_prior else lp
+        if not flat_prior:
+            return lp
+        outside = (grid < FLAT_PRIOR_RANGE[0]) | (grid > FLAT_PRIOR_RANGE[1])
+        return np.where(outside[None, :], -np.inf, lp - trend_logpdf(lk.tree, grid[None, :], ff[:, None], get=lk.get))
 
     logp = None
     if locate_draws is not None and locate_draws < link.n_draws:
