@@ -574,7 +574,7 @@ def build_parser() -> argparse.ArgumentParser:
     bt.add_argument("--seed", type=int, default=None, help="(default: each spec's)")
     bt.add_argument("--prior", choices=("flat", "trend"), default="flat",
                     help="prior on a later model's density when placing it from its scores (default flat: "
-                         "its scores only, not the forecast)")
+                         "uniform on log density -10 to 8 nats, so its scores only, not the forecast)")
     bt.add_argument("--workers", type=int, default=None, help="local workers (default: one per CPU)")
     bt.add_argument("--out", default=None, metavar="TABLE.csv",
                     help="write the table (and TABLE.models.csv: one row per later model)")
