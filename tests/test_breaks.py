@@ -49,6 +49,8 @@ def test_break_model_recovers_both_slopes(with_break):
     assert p_acceleration(tree) > 0.95
     tt = trend_table(tree)
     assert {"before", "after", "after/before"} <= set(tt["period"])
+    change = tt.set_index("quantity").loc["A_change_per_day"]
+    assert change["lo"] <= (4.0 - 1.5) / 365.25 <= change["hi"]  # the true change, per day
 
 
 @pytest.mark.slow  # a second fit of the 80-model data (the break fit above stays in CI)

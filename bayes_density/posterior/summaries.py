@@ -87,6 +87,10 @@ def trend_table(tree: xr.DataTree, prob: float = DEFAULT_PROB) -> pd.DataFrame:
             rows.append({"period": period, **r})
     if tree.attrs.get("trend") in ("break", "changepoint"):
         sl = slope_draws(tree)
+        # the change is what a break estimates; the ratio only reads well when the slope before is
+        # clearly positive (a 'before' interval around 0 makes it unbounded and of either sign)
+        rows.append({"period": "after/before", **_row("A_change_per_day", (sl["after"] - sl["before"]) / DAYS_PER_YEAR,
+                                                          prob, "1/day")})
         ratio = sl["after"] / sl["before"]
         rows.append({"period": "after/before", **_row("A_ratio", ratio, prob, "")})
         rows.append({"period": "after/before", "quantity": "P(A_after > A_before)",

@@ -76,7 +76,7 @@ CAVEATS = [
 #: human labels for the quantities and columns of the tables (JSON keeps the raw names)
 QUANTITY_LABELS = {"A_per_day": "slope A (ln density per day)", "A_per_year": "slope A (ln density per year)",
                    "doubling_time_days": "doubling time (days)", "doubling_time_months": "doubling time (months)",
-                   "A_ratio": "slope ratio after / before", "changepoint_date": "change point"}
+                   "A_ratio": "slope ratio after / before", "A_change_per_day": "slope change (1/day)", "changepoint_date": "change point"}
 PERIOD_LABELS = {"all": "whole period", "before": "before the break", "after": "after the break",
                  "after/before": "after vs before", "changepoint": "change point"}
 COLUMN_LABELS = {"release_date": "release date", "params": "parameters", "density": "density (median)",
