@@ -78,10 +78,10 @@ def test_placement_with_domain_scores_reproduces_the_joint_posterior(simulated_m
     link.read_scatter()
     post = draws(tree, "log_density")
     rng = np.random.default_rng(3)
+    kinds = inputs.obs_kind if inputs.obs_kind is not None else np.zeros(len(inputs.obs_k), int)
     diffs, ratios = [], []
     for u in range(inputs.n_models):
         sel = np.flatnonzero(inputs.obs_unit == u)
-        kinds = inputs.obs_kind if inputs.obs_kind is not None else np.zeros(len(inputs.obs_k), int)
         obs = [(int(inputs.obs_bench[o]), int(inputs.obs_k[o]), int(inputs.obs_n[o]), int(kinds[o]))
                for o in sel]
         if not any(link.domain[b] >= 0 for b, *_ in obs):

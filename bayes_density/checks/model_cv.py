@@ -52,7 +52,7 @@ K_BAD = 0.7
 
 
 def thin(tree: xr.DataTree, max_draws: int = DEFAULT_MAX_DRAWS) -> xr.DataTree:
-    """The run with every step-th draw of each chain, at most ``max_draws`` draws in all."""
+    """The run with at most ``max_draws`` draws in all, evenly spaced in each chain (:func:`thin_draws`)."""
     post = tree["posterior"].to_dataset()
     small = thin_draws(post, max_draws)
     if small.sizes["draw"] == post.sizes["draw"]:

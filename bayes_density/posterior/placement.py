@@ -254,11 +254,9 @@ class _Link:
         smooth = irfft(rfft(lin, n_fft, axis=1) * kernel, n_fft, axis=1)[:, pad:pad + len(y)]
         log_c = np.log(np.maximum(smooth, np.exp(-DOMAIN_FLOOR) * smooth.max(axis=1, keepdims=True)))
         pos = np.clip((w - lo) / h, 0.0, len(y) - 1.0)  # outside the grid: its edge value
-        i0 = np.minimum(pos.astype(int), len(y) - 2) if len(y) > 1 else np.zeros(pos.shape, int)
-        frac = pos - i0
-        a = np.take_along_axis(log_c, i0, axis=1)
-        b_ = np.take_along_axis(log_c, np.minimum(i0 + 1, len(y) - 1), axis=1)
-        return top + a + frac * (b_ - a)
+        i0 = np.minimum(pos.astype(int), len(y) - 2)  # y has at least two points (hi >= lo + h)
+        left, right = (np.take_along_axis(log_c, i, axis=1) for i in (i0, i0 + 1))
+        return top + left + (pos - i0) * (right - left)
 
 
 #: coarse-pass stride over GRID (0.2 nats) and how far below the per-draw maximum (nats) the
@@ -281,12 +279,12 @@ def sample_log_density(link: _Link, log_n: float, t_years: float, obs, rng, flat
                        negligible: float = NEGLIGIBLE, specialty: str | None = None):
     """One log density r per posterior draw from p(r | the model's scores, draw), and f(t) per draw.
 
-    The trend prior at t times the likelihood (``flat_prior``: the likelihood alone), on the
-    fine grid over the range a coarse pass finds alive (as :func:`log_marginal`: within
-    ``negligible`` nats of a draw's maximum), an inverse-CDF draw per row, jittered uniformly
-    within its grid cell. ``flat_prior``: uniform on FLAT_PRIOR_RANGE instead of the trend prior. Options for speed (the subsample fast path uses them): ``stride``,
-    every stride-th fine-grid point (cells of stride x 0.025 nats); ``f``, f(t) per draw when
-    known; ``locate_draws``, run the coarse pass on only this many evenly spaced draws, pad
+    The trend prior at t (``flat_prior``: a uniform prior on FLAT_PRIOR_RANGE) times the
+    likelihood, on the fine grid over the range a coarse pass finds alive (as
+    :func:`log_marginal`: within ``negligible`` nats of a draw's maximum), an inverse-CDF draw
+    per row, jittered uniformly within its grid cell. Options for speed (the subsample fast
+    path uses them): ``stride``, every stride-th fine-grid point (cells of stride x 0.025
+    nats); ``f``, f(t) per draw when known; ``locate_draws``, run the coarse pass on only this many evenly spaced draws, pad
     the range found by ``LOCATE_MARGIN`` nats each side, and fall back to the full coarse
     pass if any draw's integrand is within ``negligible - EDGE_SLACK`` nats of its maximum
     at an edge of that range inside GRID.

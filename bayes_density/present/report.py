@@ -420,13 +420,11 @@ def projection_section(tree: xr.DataTree, projection, prob: float) -> str:
                        "Fan chart: the fitted trend extrapolated, the density a model of the given size needs to "
                        "match the target (red band), and the posterior of the crossing date (lower panel).",
                        close=False)
-    from .text import article
+    from .text import article, trend_line
 
     d = projection
     size = format_size(d["size"])
     pct = int(round(100 * d.get("prob", prob)))
-    from .text import trend_line
-
     text = (f"On the fitted {_e(trend_line(d))}, {article(size)} {_e(size)}-parameter model reaches "
             f"{_e(d['target'])}'s level around <b>{_e(d['date_median'])}</b> (posterior median; {pct}% interval "
             f"<b>{_e(d['date_lo'])}</b> to <b>{_e(d['date_hi'])}</b>, 50% interval {_e(d['date_q25'])} to "
